@@ -1,0 +1,32 @@
+"""A self-hosted server for RAGFlow's legacy dataset API."""
+
+from flask import Flask
+
+from app import cli, datasets, errors, store
+
+NAME_RULES = ("strict", "legacy")
+
+
+def create_app(test_config=None):
+    """Build the app: defaults, then DATASET_API_* variables, then `test_config`."""
+    app = Flask(__name__)
+    app.config.from_mapping(
+        DB_PATH="data/db.json",
+        NAME_RULE="strict",
+        EMBD_ID="BAAI/bge-large-zh-v1.5",
+        LANGUAGE="English",
+        MAX_CONTENT_LENGTH=64 * 1024,
+    )
+    app.config.from_prefixed_env("DATASET_API")
+    if test_config:
+        app.config.update(test_config)
+    if app.config["NAME_RULE"] not in NAME_RULES:
+        raise ValueError(f"DATASET_API_NAME_RULE must be one of {', '.join(NAME_RULES)}, "
+                         f"not {app.config['NAME_RULE']!r}")
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+        raise ValueError(f"DATASET_API_MAX_CONTENT_LENGTH must be a positive number of bytes, "
+                         f"not {limit!r}")
+    for module in (store, errors, datasets, cli):
+        module.init_app(app)
+    return app

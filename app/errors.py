@@ -1,0 +1,68 @@
+"""The error envelope and every error handler of the app."""
+
+from flask import current_app, jsonify
+from marshmallow import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from app.store import StoreError
+
+# The legacy RetCode values.
+SUCCESS = 0
+EXCEPTION_ERROR = 100
+ARGUMENT_ERROR = 101
+DATA_ERROR = 102
+AUTHENTICATION_ERROR = 109
+
+
+class ApiError(Exception):
+    """An error answered in the envelope: HTTP status, legacy code, message."""
+
+    def __init__(self, status, code, message, headers=None, **fields):
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
+        self.fields = fields
+
+
+def envelope(status, code, message, headers=None, **fields):
+    """The JSON response every error takes: `code` and `message`, plus extra fields."""
+    response = jsonify(code=code, message=message, **fields)
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def first_message(messages):
+    """The first message of a marshmallow error structure."""
+    while not isinstance(messages, str):
+        messages = next(iter(messages.values())) if isinstance(messages, dict) else messages[0]
+    return messages
+
+
+def handle_api_error(error):
+    return envelope(error.status, error.code, error.message, error.headers, **error.fields)
+
+
+def handle_validation_error(error):
+    return envelope(400, DATA_ERROR, first_message(error.messages))
+
+
+def handle_http_error(error):
+    """Werkzeug's errors (404, 405, 413, 415, 500...) in the envelope, never as HTML."""
+    if error.code >= 500:
+        # The traceback, if any, was logged by Flask before this handler ran.
+        return envelope(error.code, EXCEPTION_ERROR, "Internal server error.")
+    headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    return envelope(error.code, ARGUMENT_ERROR, error.description, headers)
+
+
+def handle_store_error(error):
+    current_app.logger.error("Store unavailable: %s", error)
+    return envelope(500, EXCEPTION_ERROR, "The data store is unavailable; the server log says why.")
+
+
+def init_app(app):
+    app.register_error_handler(ApiError, handle_api_error)
+    app.register_error_handler(ValidationError, handle_validation_error)
+    app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(StoreError, handle_store_error)

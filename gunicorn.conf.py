@@ -1,0 +1,22 @@
+"""gunicorn settings: `gunicorn wsgi:app` from the repository root reads this file."""
+
+import multiprocessing
+import os
+import sys
+
+bind = "127.0.0.1:9380"  # the port RAGFlow clients default to
+workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count() * 2 + 1))
+worker_class = "sync"
+accesslog = "-"  # access lines to stdout
+errorlog = "-"
+
+
+def on_starting(server):
+    """Refuse to start on a damaged store, naming the file and what is wrong."""
+    from app import create_app
+    from app.store import StoreError
+
+    try:
+        create_app().extensions["store"].verify()
+    except (StoreError, ValueError) as err:
+        sys.exit(f"Refusing to start: {err}")
