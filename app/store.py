@@ -50,7 +50,7 @@ def free_name(name, taken):
     return candidate
 
 
-def check_shape(data, records=True):
+def check_shape(data):
     """Raise ValueError naming the first part of `data` that is not the store's layout."""
     if not isinstance(data, dict):
         raise ValueError("the top level is not a JSON object")
@@ -63,7 +63,7 @@ def check_shape(data, records=True):
             raise ValueError(f"unexpected table {name!r}")
         if not isinstance(table, dict):
             raise ValueError(f"table {name!r} is not a JSON object")
-        for doc_id, doc in table.items() if records else ():
+        for doc_id, doc in table.items():
             if not (doc_id.isdigit() and isinstance(doc, dict)
                     and all(isinstance(doc.get(f), t) for f, t in fields.items())):
                 raise ValueError(f"record {doc_id!r} of table {name!r} is malformed")
@@ -155,7 +155,7 @@ class Store:
             self._snapshot = self._read()
         return self._snapshot
 
-    def _read(self, full=False):
+    def _read(self):
         """Parse the file; a missing file is an empty store, a damaged one an error."""
         try:
             fd = os.open(self.path, os.O_RDONLY)
@@ -175,7 +175,7 @@ class Store:
             os.close(fd)
             raise self._error("not valid JSON", err) from err
         try:
-            check_shape(data, records=full)
+            check_shape(data)
         except ValueError as err:
             os.close(fd)
             raise self._error("not a dataset store", err) from err
@@ -326,7 +326,7 @@ class Store:
         with self._mutex, self._locked():
             _remove(self.temp_path)
             self._snapshot = None
-            self._snapshot = self._read(full=True)
+            self._snapshot = self._read()
             tables = self._snapshot.db.storage.data
         tenants = [t for name, t in tables.items() if name.startswith(TENANT)]
         return {"keys": len(tables.get(KEYS, {})), "tenants": len(tenants),
@@ -338,7 +338,7 @@ class Store:
         folder, name = os.path.split(target)
         with self._mutex:
             self._snapshot = None
-            snapshot = self._snapshot = self._read(full=True)
+            snapshot = self._snapshot = self._read()
             payload = json.dumps(snapshot.db.storage.data).encode()
         os.close(self._write_file(target, os.path.join(folder, f".{name}.tmp"), payload))
 

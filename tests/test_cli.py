@@ -1,0 +1,120 @@
+"""`flask keys ...` and `flask store ...` through the CLI runner."""
+
+import json
+import re
+
+import pytest
+
+from tests.conftest import Api, issue_key
+
+
+def run(runner, *args):
+    return runner.invoke(args=list(args))
+
+
+def key_ids(runner):
+    lines = run(runner, "keys", "list").output.splitlines()[1:]
+    return [line.split()[0] for line in lines]
+
+
+def test_create_makes_a_new_tenant_each_time(runner, client):
+    first, second = issue_key(runner), issue_key(runner)
+    Api(client, first).create("kb")
+    assert Api(client, second).names() == []
+    tenants = {line.split()[1] for line in run(runner, "keys", "list").output.splitlines()[1:]}
+    assert len(tenants) == 2 and all(re.fullmatch(r"[0-9a-f]{32}", t) for t in tenants)
+
+
+def test_create_prints_the_key_last_and_stores_only_its_digest(runner, config):
+    result = run(runner, "keys", "create", "--name", "ci")
+    assert result.exit_code == 0
+    key = result.output.splitlines()[-1]
+    assert re.fullmatch(r"ragflow-[A-Za-z0-9_-]{43}", key)
+    with open(config["DB_PATH"]) as file:
+        stored = file.read()
+    assert key not in stored and key[len("ragflow-"):] not in stored
+
+
+def test_create_for_an_existing_tenant_shares_its_datasets(runner, client):
+    first = issue_key(runner)
+    Api(client, first).create("kb")
+    tenant = run(runner, "keys", "list").output.splitlines()[1].split()[1]
+    second = issue_key(runner, "--tenant", tenant.upper())
+    assert Api(client, second).names() == ["kb"]
+
+
+@pytest.mark.parametrize("tenant, message", [
+    ("abc", "32 hexadecimal"), ("g" * 32, "32 hexadecimal"), ("0" * 32, "no tenant"),
+])
+def test_create_with_a_bad_tenant(runner, tenant, message):
+    result = run(runner, "keys", "create", "--tenant", tenant)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert key_ids(runner) == []
+
+
+def test_list_shows_everything_but_the_key(runner, client):
+    key = issue_key(runner, "--name", "laptop")
+    output = run(runner, "keys", "list").output
+    header, row = output.splitlines()
+    assert header.split() == ["KEY", "ID", "TENANT", "LABEL", "CREATED", "LAST", "USED"]
+    assert row.split()[2] == "laptop" and row.endswith("never")
+    assert key not in output
+    Api(client, key).list()
+    row = run(runner, "keys", "list").output.splitlines()[1]
+    assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$", row)
+
+
+def test_list_without_keys(runner):
+    result = run(runner, "keys", "list")
+    assert result.exit_code == 0 and result.output.split() == ["KEY", "ID", "TENANT", "LABEL",
+                                                              "CREATED", "LAST", "USED"]
+
+
+def test_revoke(runner, client):
+    keep, gone = issue_key(runner), issue_key(runner)
+    gone_id = key_ids(runner)[1]
+    result = run(runner, "keys", "revoke", gone_id)
+    assert result.exit_code == 0 and gone_id in result.output
+    assert key_ids(runner) == [key_ids(runner)[0]] and gone_id not in key_ids(runner)
+    assert Api(client, gone).list().status_code == 401
+    assert Api(client, keep).list().status_code == 200
+
+
+def test_revoke_an_unknown_key(runner):
+    issue_key(runner)
+    result = run(runner, "keys", "revoke", "nope")
+    assert result.exit_code == 1
+    assert "No key with id nope" in result.output
+    assert len(key_ids(runner)) == 1
+
+
+def test_store_check(runner, api, config):
+    api.create("kb")
+    result = run(runner, "store", "check")
+    assert result.exit_code == 0
+    assert result.output.strip() == f"{config['DB_PATH']}: sound (1 keys, 1 tenants, 1 datasets)"
+
+
+@pytest.mark.parametrize("damage", [b"", b"{", b"[]", b'{"keys": {"1": {"id": "x"}}}',
+                                    b'{"datasets": {}}'])
+def test_damaged_store_is_reported_and_left_alone(runner, config, damage):
+    with open(config["DB_PATH"], "wb") as file:
+        file.write(damage)
+    for args in (["store", "check"], ["keys", "list"], ["keys", "create"]):
+        result = run(runner, *args)
+        assert result.exit_code == 1
+        assert f"Error: {config['DB_PATH']}: " in result.output
+    with open(config["DB_PATH"], "rb") as file:
+        assert file.read() == damage
+
+
+def test_store_backup(runner, api, tmp_path):
+    api.create("kb")
+    target = tmp_path / "backup" / "copy.json"
+    target.parent.mkdir()
+    result = run(runner, "store", "backup", str(target))
+    assert result.exit_code == 0
+    copy = json.loads(target.read_text())
+    assert [d["name"] for name, t in copy.items() if name.startswith("tenant:")
+            for d in t.values()] == ["kb"]

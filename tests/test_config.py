@@ -1,0 +1,34 @@
+"""Configuration from DATASET_API_* environment variables."""
+
+import pytest
+
+from app import create_app
+from tests.conftest import Api, issue_key
+
+
+def test_environment_sets_the_store_and_rules(tmp_path, monkeypatch):
+    path = tmp_path / "new" / "folder" / "store.json"
+    monkeypatch.setenv("DATASET_API_DB_PATH", str(path))
+    monkeypatch.setenv("DATASET_API_NAME_RULE", "legacy")
+    monkeypatch.setenv("DATASET_API_EMBD_ID", "BAAI/bge-m3")
+    monkeypatch.setenv("DATASET_API_LANGUAGE", "Chinese")
+    monkeypatch.setenv("DATASET_API_MAX_CONTENT_LENGTH", "100")
+    app = create_app({"TESTING": True})
+    assert path.parent.is_dir()
+    api = Api(app.test_client(), issue_key(app.test_cli_runner()))
+    assert api.create("My Dataset").json["data"]["dataset_name"] == "My Dataset"
+    assert path.is_file()
+    [record] = api.list().json["data"]
+    assert (record["embd_id"], record["language"]) == ("BAAI/bge-m3", "Chinese")
+    assert api.create("x" * 100).status_code == 413
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("NAME_RULE", "loose", "DATASET_API_NAME_RULE"),
+    ("MAX_CONTENT_LENGTH", "lots", "DATASET_API_MAX_CONTENT_LENGTH"),
+    ("MAX_CONTENT_LENGTH", "0", "DATASET_API_MAX_CONTENT_LENGTH"),
+])
+def test_bad_values_refuse_to_start(tmp_path, monkeypatch, name, value, message):
+    monkeypatch.setenv(f"DATASET_API_{name}", value)
+    with pytest.raises(ValueError, match=message):
+        create_app({"DB_PATH": str(tmp_path / "db.json")})
