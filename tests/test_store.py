@@ -61,8 +61,10 @@ def test_an_unchanged_file_is_not_parsed_again(api, monkeypatch):
     assert api.names() == ["other", "kb"]
     assert reads == []  # the writer keeps what it wrote
     with open(api.client.application.config["DB_PATH"], "r+") as file:
-        file.write(file.read().replace('"kb"', '"KB"'))
-    assert api.names() == ["other", "KB"]
+        edited = file.read().replace('"kb"', '"kb2"')
+        file.seek(0)
+        file.write(edited)
+    assert api.names() == ["other", "kb2"]
     assert reads == [1]
 
 
