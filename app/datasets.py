@@ -4,7 +4,8 @@ from flask import Blueprint, current_app, g, request
 
 from app import auth
 from app.errors import ARGUMENT_ERROR, DATA_ERROR, SUCCESS, ApiError
-from app.schemas import created_schema, create_schema, deleted_schema, list_query_schema, list_schema
+from app.schemas import (created_schema, create_schema, dataset_schema, deleted_schema,
+                         list_query_schema)
 from app.store import StoreError, get_store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -32,11 +33,10 @@ def create_dataset():
 @bp.get("/dataset")
 def list_datasets():
     query = list_query_schema.load(request.args)
-    records = get_store().list_datasets(g.tenant_id, **query)
+    records = get_store().list_datasets(g.tenant_id, render=dataset_schema.dump, **query)
     # Legacy quirk, kept on purpose: the document answers a successful list with
     # code 102 (DATA_ERROR), and existing clients check for it.
-    return list_schema.dump({"code": DATA_ERROR, "data": records,
-                             "message": "attempt to list datasets"})
+    return {"code": DATA_ERROR, "data": records, "message": "attempt to list datasets"}
 
 
 @bp.delete("/dataset/<dataset_id>")

@@ -175,5 +175,5 @@ class DeletedEnvelope(Envelope):
 create_schema = DatasetCreate()
 list_query_schema = DatasetListQuery()
 created_schema = CreatedEnvelope()
-list_schema = ListEnvelope()
+dataset_schema = Dataset()
 deleted_schema = DeletedEnvelope()

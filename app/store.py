@@ -104,6 +104,7 @@ class _Snapshot:
         self.db = TinyDB(data, storage=_Memory)
         self._keys = None
         self._listings = {}
+        self._rendered = {}
 
     def key(self, digest):
         if self._keys is None:
@@ -119,6 +120,14 @@ class _Snapshot:
             rows = sorted(docs, key=ORDERINGS[orderby], reverse=desc)
             self._listings[tenant, orderby, desc] = rows
         return rows
+
+    def render(self, row, render):
+        """`render(row)`, computed once per version of the file: listing is read-mostly."""
+        key = (row["tenant_id"], row["id"])
+        rendered = self._rendered.get(key)
+        if rendered is None:
+            rendered = self._rendered[key] = render(row)
+        return rendered
 
 
 class Store:
@@ -297,10 +306,13 @@ class Store:
             table.insert(record)
         return {**record, "tenant_id": tenant}
 
-    def list_datasets(self, tenant, orderby, desc, offset, count):
+    def list_datasets(self, tenant, orderby, desc, offset, count, render):
+        """A page of the tenant's datasets, each as `render` makes it (always one function)."""
         with self._mutex:
-            rows = self._current().listing(tenant, orderby, desc)
-        return rows[offset:] if count == -1 else rows[offset:offset + count]
+            snapshot = self._current()
+            rows = snapshot.listing(tenant, orderby, desc)
+            rows = rows[offset:] if count == -1 else rows[offset:offset + count]
+            return [snapshot.render(row, render) for row in rows]
 
     def delete_dataset(self, tenant, dataset_id):
         """Remove the tenant's dataset; False if the tenant has none with that id."""
