@@ -10,13 +10,13 @@ by a later version and be mistaken for it.
 """
 
 import fcntl
-import json
 import os
 import re
 import threading
 import uuid
 from contextlib import contextmanager
 
+import orjson
 from flask import current_app
 from tinydb import Query, TinyDB
 from tinydb.storages import Storage
@@ -176,11 +176,11 @@ class Store:
         try:
             identity = _identity(os.fstat(fd))
             with open(fd, "rb", closefd=False) as file:
-                data = json.loads(file.read())
+                data = orjson.loads(file.read())
         except OSError as err:
             os.close(fd)
             raise self._error("cannot read", err) from err
-        except (ValueError, RecursionError) as err:
+        except orjson.JSONDecodeError as err:
             os.close(fd)
             raise self._error("not valid JSON", err) from err
         try:
@@ -225,7 +225,7 @@ class Store:
                 raise
 
     def _commit(self, data):
-        fd = self._write_file(self.path, self.temp_path, json.dumps(data).encode())
+        fd = self._write_file(self.path, self.temp_path, orjson.dumps(data))
         self._hold(fd)
         self._snapshot = _Snapshot(_identity(os.fstat(fd)), data)
 
@@ -300,7 +300,9 @@ class Store:
         """Add a dataset, renamed to `name(N)` if the tenant has the name already."""
         with self._change() as db:
             table = db.table(TENANT + tenant)
-            taken = {doc["name"].casefold() for doc in table}
+            # Straight from the parsed file: TinyDB would copy each record into a Document.
+            records = db.storage.read().get(table.name, {}).values()
+            taken = {record["name"].casefold() for record in records}
             record = {"id": uuid.uuid4().hex, "name": free_name(name, taken),
                       "create_time": now, "update_time": now}
             table.insert(record)
@@ -351,7 +353,7 @@ class Store:
         with self._mutex:
             self._snapshot = None
             snapshot = self._snapshot = self._read()
-            payload = json.dumps(snapshot.db.storage.data).encode()
+            payload = orjson.dumps(snapshot.db.storage.data)
         os.close(self._write_file(target, os.path.join(folder, f".{name}.tmp"), payload))
 
 
