@@ -1,0 +1,120 @@
+"""The app under a real gunicorn, and its CLI, run as subprocesses for the live tests."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+WORKERS = 4
+TIMEOUT = 20  # seconds that a start, a stop, a command or a request may take
+
+
+def free_port():
+    """A TCP port of 127.0.0.1 that nothing listens on now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def environment(db_path):
+    """This environment, with the store at `db_path` and no other DATASET_API_ setting."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATASET_API_")}
+    return {**env, "DATASET_API_DB_PATH": str(db_path)}
+
+
+def cli(db_path, *args):
+    """Run `flask --app wsgi ARGS` on the store at `db_path`; the finished process."""
+    return subprocess.run([BIN / "flask", "--app", "wsgi", *args], cwd=ROOT,
+                          env=environment(db_path), capture_output=True, text=True,
+                          timeout=TIMEOUT)
+
+
+def issue_key(db_path, *args):
+    """Issue a key with `keys create ARGS`; return the key, printed on the last line."""
+    result = cli(db_path, "keys", "create", *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.splitlines()[-1]
+
+
+def key_id(db_path, label):
+    """The id of the key labelled `label`, as `keys list` shows it."""
+    result = cli(db_path, "keys", "list")
+    assert result.returncode == 0, result.stderr
+    ids = [line.split()[0] for line in result.stdout.splitlines() if label in line.split()]
+    assert len(ids) == 1, result.stdout
+    return ids[0]
+
+
+class Server:
+    """gunicorn serving the app on a free loopback port, in a process group of its own."""
+
+    def __init__(self, db_path, log_dir, *args):
+        self.db_path, self.args = db_path, args
+        self.out_path, self.err_path = log_dir / "gunicorn.out", log_dir / "gunicorn.err"
+        self.process = None
+        self.url = None
+
+    def start(self):
+        """Start gunicorn and return at once; `ready` waits for it."""
+        bind = f"127.0.0.1:{free_port()}"
+        self.url = f"http://{bind}"
+        command = [BIN / "gunicorn", "wsgi:app", "-c", "gunicorn.conf.py", "-b", bind,
+                   "-w", str(WORKERS), "--no-control-socket", *self.args]
+        with open(self.out_path, "ab") as out, open(self.err_path, "ab") as err:
+            self.process = subprocess.Popen(command, cwd=ROOT, env=environment(self.db_path),
+                                            stdout=out, stderr=err, start_new_session=True)
+        return self
+
+    def ready(self):
+        """Wait until GET /healthz answers 200; fail if gunicorn exits or takes too long."""
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, f"gunicorn exited:\n{self.stderr()}"
+            try:
+                if requests.get(self.url + "/healthz", timeout=1).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.05)
+        raise AssertionError(f"gunicorn did not answer in {TIMEOUT} s:\n{self.stderr()}")
+
+    def exit_code(self):
+        """Wait for gunicorn to exit by itself; its exit code."""
+        return self.process.wait(TIMEOUT)
+
+    def stop(self):
+        """SIGTERM, as a supervisor stops it; the whole group is killed if that fails."""
+        self.process.terminate()
+        try:
+            self.process.wait(TIMEOUT)
+        finally:
+            self.kill()
+
+    def kill(self):
+        """SIGKILL the master and every worker at once, as a crash or power cut would."""
+        if self.process is None:
+            return
+        try:
+            os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.process.wait(TIMEOUT)
+
+    def request(self, method, path, key=None, **kwargs):
+        """An HTTP request to the server, with the key as a Bearer token if given."""
+        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        return requests.request(method, self.url + path, headers=headers, timeout=TIMEOUT,
+                                **kwargs)
+
+    def stdout(self):
+        return self.out_path.read_text()
+
+    def stderr(self):
+        return self.err_path.read_text()

@@ -1,0 +1,293 @@
+"""The store under a real gunicorn with several workers: races, crashes and damage."""
+
+import hashlib
+import json
+import os
+import random
+import re
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from app import create_app
+from tests.live import TIMEOUT, WORKERS, Server, cli, issue_key, key_id
+
+ACCESS_LOG = ("--access-logformat", "%(p)s %(m)s %(U)s %(s)s")  # <worker pid> method path status
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    (tmp_path / "store").mkdir()
+    return tmp_path / "store" / "db.json"
+
+
+@pytest.fixture
+def serve(tmp_path, db_path):
+    """Start gunicorn on the test's store; every server started is killed at teardown."""
+    servers = []
+
+    def start(*args, ready=True):
+        server = Server(db_path, tmp_path, *args).start()
+        servers.append(server)
+        return server.ready() if ready else server
+
+    yield start
+    for server in servers:
+        server.kill()
+
+
+def create(server, key, name):
+    return server.request("POST", "/api/v1/dataset", key, json={"name": name})
+
+
+def delete(server, key, dataset_id):
+    return server.request("DELETE", f"/api/v1/dataset/{dataset_id}", key)
+
+
+def made(response):
+    """(id, name) of the dataset a create answered with; the create must have succeeded."""
+    assert response.status_code == 200, response.text
+    data = response.json()["data"]
+    return data["id"], data["dataset_name"]
+
+
+def list_all(server, key, params=None):
+    return server.request("GET", "/api/v1/dataset", key, params={"count": -1, **(params or {})})
+
+
+def listing(server, key):
+    """{id: name} of every dataset of the key's tenant."""
+    response = list_all(server, key)
+    assert response.status_code == 200, response.text
+    return {record["id"]: record["name"] for record in response.json()["data"]}
+
+
+def in_parallel(function, items, threads=24):
+    with ThreadPoolExecutor(threads) as pool:
+        return list(pool.map(function, items))
+
+
+def perform(server, key, jobs, threads=24):
+    """Run each (action, argument) job, such as (create, name), in parallel; the answers."""
+    return in_parallel(lambda job: job[0](server, key, job[1]), jobs, threads)
+
+
+def test_racing_creates_of_one_name_each_get_a_name_of_their_own(serve, db_path):
+    """300 creates of `x` from 24 threads: x, x(1) ... x(299) once each, and all listed."""
+    key = issue_key(db_path)
+    server = serve()
+    created = dict(map(made, in_parallel(lambda _: create(server, key, "x"), range(300))))
+    assert sorted(created.values()) == sorted(["x"] + [f"x({n})" for n in range(1, 300)])
+    assert listing(server, key) == created
+
+
+def test_racing_deletes_and_creates_leave_what_was_acknowledged(serve, db_path):
+    """Deletes, each sent twice, racing creates: one delete of each wins; the list adds up."""
+    key = issue_key(db_path)
+    server = serve()
+    before = dict(map(made, in_parallel(lambda n: create(server, key, f"d{n}"), range(60))))
+    victims = list(before)[:40]
+    jobs = [(delete, i) for i in victims] * 2 + [(create, f"d{n}") for n in range(40)]
+    jobs += [(create, f"e{n}") for n in range(40)]
+    random.Random(0).shuffle(jobs)
+    answers = perform(server, key, jobs)
+    deletes = {}
+    for (action, arg), response in zip(jobs, answers):
+        if action is delete:
+            deletes.setdefault(arg, []).append(response.status_code)
+    assert [sorted(codes) for codes in deletes.values()] == [[200, 404]] * 40
+    created = dict(made(r) for (action, _), r in zip(jobs, answers) if action is create)
+    survivors = {i: name for i, name in before.items() if i not in victims}
+    listed = listing(server, key)
+    assert listed == survivors | created
+    assert len({name.casefold() for name in listed.values()}) == len(listed)
+
+
+def served(server, status, sent):
+    """Worker pids the access log shows answering GET /api/v1/dataset with `status`."""
+    line = re.compile(rf"^<(\d+)> GET /api/v1/dataset {status}$", re.M)
+    deadline = time.monotonic() + TIMEOUT
+    while len(pids := line.findall(server.stdout())) < sent and time.monotonic() < deadline:
+        time.sleep(0.02)  # a worker logs the request just after answering it
+    assert len(pids) == sent
+    return set(pids)
+
+
+def every_worker_answers(server, key, status):
+    """GET with `key`, 8 at a time, until all workers have answered: every answer `status`."""
+    for rounds in range(1, 31):
+        codes = in_parallel(lambda _: server.request("GET", "/api/v1/dataset", key).status_code,
+                            range(8), threads=8)
+        assert codes == [status] * 8
+        if len(served(server, status, 8 * rounds)) == WORKERS:
+            return
+    raise AssertionError(f"not every worker answered:\n{server.stdout()}")
+
+
+def test_keys_from_the_cli_take_effect_in_every_worker_at_once(serve, db_path):
+    """A key issued while the server runs works in every worker; revoked, it fails in all."""
+    old = issue_key(db_path)
+    server = serve(*ACCESS_LOG)
+    in_parallel(lambda n: made(create(server, old, f"w{n}")), range(40), threads=8)
+    new = issue_key(db_path, "--name", "fresh")
+    every_worker_answers(server, new, 200)
+    revoked = cli(db_path, "keys", "revoke", key_id(db_path, "fresh"))
+    assert revoked.returncode == 0, revoked.stderr
+    every_worker_answers(server, new, 401)
+    assert server.request("GET", "/api/v1/dataset", old).status_code == 200
+
+
+def burst(server, key, stop, log):
+    """Create datasets, deleting every other one, until stopped or the server is gone."""
+    for n in range(1000):
+        if stop.is_set():
+            return
+        try:
+            log["attempts"].append(n)
+            response = create(server, key, "c")
+            if response.status_code != 200:
+                log["errors"].append(response.text)
+                return
+            dataset_id = response.json()["data"]["id"]
+            log["created"].add(dataset_id)
+            if n % 2:
+                log["deleting"].add(dataset_id)
+                response = delete(server, key, dataset_id)
+                if response.status_code != 200:
+                    log["errors"].append(response.text)
+                    return
+                log["deleted"].add(dataset_id)
+        except requests.RequestException:  # the server was killed: this one is unanswered
+            return
+
+
+def test_sigkill_mid_burst_loses_no_acknowledged_write(serve, db_path):
+    """Rounds of SIGKILL to the whole server mid-burst: every acknowledged write survives."""
+    key = issue_key(db_path)
+    known = set()
+    for round_ in range(5):
+        server = serve()
+        log = {"attempts": [], "errors": [], "created": set(), "deleting": set(), "deleted": set()}
+        stop = threading.Event()
+        threads = [threading.Thread(target=burst, args=(server, key, stop, log)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + TIMEOUT
+        while len(log["created"]) < 20 + 15 * round_ and time.monotonic() < deadline:
+            time.sleep(0.01)
+        server.kill()
+        stop.set()
+        for thread in threads:
+            thread.join(TIMEOUT)
+        assert not any(thread.is_alive() for thread in threads)
+        assert log["errors"] == []
+        assert len(log["created"]) >= 20 + 15 * round_
+        json.loads(db_path.read_bytes())
+        listed = set(listing(serve(), key))
+        assert known | (log["created"] - log["deleting"]) <= listed
+        assert not listed & log["deleted"]
+        assert len(listed) <= len(known) + len(log["attempts"])
+        assert not (db_path.parent / f".{db_path.name}.tmp").exists()
+        known = listed
+
+
+DAMAGES = {
+    "truncated": lambda sound: sound[:len(sound) // 2],
+    "empty": lambda sound: b"",
+    "not JSON": lambda sound: b"not JSON\n",
+    "not UTF-8": lambda sound: b'{"keys": {}, "\xff": {}}',
+    "nested too deep": lambda sound: b"[" * 100_000 + b"]" * 100_000,
+    "a list": lambda sound: b"[]",
+    "keys not a table": lambda sound: b'{"keys": []}',
+    "a malformed key": lambda sound: b'{"keys": {"1": {"id": 5}}}',
+}
+
+
+@pytest.mark.parametrize("damage", DAMAGES.values(), ids=DAMAGES.keys())
+def test_a_damaged_store_is_refused_and_left_alone(serve, db_path, damage):
+    """gunicorn and the CLI refuse a damaged store, name it, and leave it as it was."""
+    issue_key(db_path)
+    issue_key(db_path)
+    db_path.write_bytes(damage(db_path.read_bytes()))
+    found = db_path.read_bytes()
+    server = serve(ready=False)
+    assert server.exit_code() != 0
+    assert str(db_path) in server.stderr()
+    for args, codes in ((["keys", "list"], range(1, 256)), (["store", "check"], [1])):
+        result = cli(db_path, *args)
+        assert result.returncode in codes
+        assert str(db_path) in result.stderr and "Traceback" not in result.stderr
+    assert db_path.read_bytes() == found
+
+
+def test_check_and_backup_work_on_a_running_store(serve, db_path, tmp_path):
+    """`store check` passes on a sound store; `store backup` copies it while it serves."""
+    key = issue_key(db_path)
+    server = serve()
+    created = dict(map(made, in_parallel(lambda n: create(server, key, f"b{n}"), range(10))))
+    for args in (["store", "check"], ["store", "backup", str(tmp_path / "copy.json")]):
+        result = cli(db_path, *args)
+        assert result.returncode == 0, result.stderr
+    made(create(server, key, "after"))
+    copy = create_app({"TESTING": True, "DB_PATH": str(tmp_path / "copy.json")}).test_client()
+    response = copy.get("/api/v1/dataset", headers={"Authorization": f"Bearer {key}"})
+    assert {record["id"]: record["name"] for record in response.json["data"]} == created
+
+
+def overwrite(path):
+    """Damage the store in place, as an editor or a failing disk would."""
+    path.write_bytes(b"not JSON at all")
+
+
+def replace(path):
+    """Replace the store with JSON that is not a store, as a careless restore would."""
+    temp = path.with_name("restored")
+    temp.write_bytes(b"[]")
+    os.replace(temp, path)
+
+
+@pytest.mark.parametrize("damage", [overwrite, replace])
+def test_a_store_damaged_while_serving_gets_500s_and_is_left_alone(serve, db_path, damage):
+    """Requests on a store damaged mid-run: 500 envelopes, the reason logged, file untouched."""
+    key = issue_key(db_path)
+    server = serve()
+    created = dict(map(made, in_parallel(lambda n: create(server, key, f"s{n}"), range(16))))
+    logged = len(server.stderr())
+    damage(db_path)
+    found = db_path.read_bytes()
+    jobs = [(create, "late"), (delete, next(iter(created))), (list_all, {"desc": "false"})] * 6
+    for response in perform(server, key, jobs, threads=8):
+        assert response.status_code == 500
+        assert response.json()["code"] == 100
+    assert server.request("GET", "/healthz").status_code == 503
+    reasons = [line for line in server.stderr()[logged:].splitlines() if str(db_path) in line]
+    assert reasons and all("JSON" in line for line in reasons)
+    server.stop()
+    assert db_path.read_bytes() == found
+    assert not (db_path.parent / f".{db_path.name}.tmp").exists()
+
+
+def test_no_key_is_written_to_the_store_or_the_logs(serve, db_path):
+    """After a run that used, revoked and mistyped keys, none is in the store or the logs."""
+    keys = [issue_key(db_path, "--name", f"k{n}") for n in range(3)]
+    server = serve("--log-level", "debug")
+    for key in keys:
+        made(create(server, key, "k"))
+        bare = requests.get(server.url + "/api/v1/dataset", headers={"Authorization": key},
+                            timeout=TIMEOUT)
+        assert bare.status_code == 200
+        assert server.request("GET", "/api/v1/dataset", key[:-1]).status_code == 401
+    revoked = cli(db_path, "keys", "revoke", key_id(db_path, "k2"))
+    assert revoked.returncode == 0, revoked.stderr
+    assert server.request("GET", "/api/v1/dataset", keys[2]).status_code == 401
+    listed = cli(db_path, "keys", "list")
+    server.stop()
+    logs = server.stdout() + server.stderr() + listed.stdout + listed.stderr + revoked.stdout
+    stored = db_path.read_text()
+    for key in keys:
+        secret = key.removeprefix("ragflow-")[:16]
+        assert secret not in stored and secret not in logs
+        assert hashlib.sha256(key.encode()).hexdigest() not in logs
