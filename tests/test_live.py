@@ -5,6 +5,7 @@ import json
 import os
 import random
 import re
+import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -75,10 +76,11 @@ def perform(server, key, jobs, threads=24):
     return in_parallel(lambda job: job[0](server, key, job[1]), jobs, threads)
 
 
-def test_racing_creates_of_one_name_each_get_a_name_of_their_own(serve, db_path):
+@pytest.mark.parametrize("preload", [[], ["--preload"]], ids=["", "preload"])
+def test_racing_creates_of_one_name_each_get_a_name_of_their_own(serve, db_path, preload):
     """300 creates of `x` from 24 threads: x, x(1) ... x(299) once each, and all listed."""
     key = issue_key(db_path)
-    server = serve()
+    server = serve(*preload)
     created = dict(map(made, in_parallel(lambda _: create(server, key, "x"), range(300))))
     assert sorted(created.values()) == sorted(["x"] + [f"x({n})" for n in range(1, 300)])
     assert listing(server, key) == created
@@ -104,6 +106,41 @@ def test_racing_deletes_and_creates_leave_what_was_acknowledged(serve, db_path):
     listed = listing(server, key)
     assert listed == survivors | created
     assert len({name.casefold() for name in listed.values()}) == len(listed)
+
+
+def workers(server):
+    """The pids of the master's worker processes."""
+    pid = server.process.pid
+    with open(f"/proc/{pid}/task/{pid}/children") as file:
+        return [int(child) for child in file.read().split()]
+
+
+def test_a_worker_killed_for_timing_out_leaves_the_lock_working(serve, db_path):
+    """A worker frozen in a write burst is killed by gunicorn; the others go on, nothing lost."""
+    key = issue_key(db_path)
+    server = serve("--timeout", "2")
+    frozen = workers(server)[0]
+
+    def attempt(n):
+        try:
+            return create(server, key, f"t{n}")
+        except requests.RequestException:  # the frozen worker's own request, if it had one
+            return None
+
+    with ThreadPoolExecutor(16) as pool:
+        answers = [pool.submit(attempt, n) for n in range(200)]
+        time.sleep(0.2)
+        os.kill(frozen, signal.SIGSTOP)
+        answers = [answer.result() for answer in answers]
+    assert sum(answer is None for answer in answers) <= 1
+    acknowledged = dict(made(answer) for answer in answers if answer is not None)
+    deadline = time.monotonic() + TIMEOUT
+    while (frozen in workers(server) or len(workers(server)) < WORKERS) \
+            and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert frozen not in workers(server) and len(workers(server)) == WORKERS
+    assert set(acknowledged.items()) <= set(listing(server, key).items())
+    assert made(create(server, key, "after"))[1] == "after"
 
 
 def served(server, status, sent):
