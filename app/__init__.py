@@ -16,6 +16,7 @@ def create_app(test_config=None):
         EMBD_ID="BAAI/bge-large-zh-v1.5",
         LANGUAGE="English",
         MAX_CONTENT_LENGTH=64 * 1024,
+        PROVIDE_AUTOMATIC_OPTIONS=False,  # OPTIONS answers a JSON 405, not an empty HTML 200
     )
     app.config.from_prefixed_env("DATASET_API")
     if test_config:

@@ -11,7 +11,7 @@ from app.errors import AUTHENTICATION_ERROR, ApiError
 from app.store import StoreError, get_store
 
 KEY_PREFIX = "ragflow-"  # so secret scanners recognise a leaked key
-PUBLIC_ENDPOINTS = set()  # endpoints of the API that need no key
+PUBLIC_ENDPOINTS = {"api.openapi_json"}  # endpoints of the API that need no key
 
 
 def new_key():

@@ -2,7 +2,7 @@
 
 from flask import Blueprint, current_app, g, request
 
-from app import auth
+from app import auth, openapi
 from app.errors import ARGUMENT_ERROR, DATA_ERROR, SUCCESS, ApiError
 from app.schemas import (created_schema, create_schema, dataset_schema, deleted_schema,
                          list_query_schema)
@@ -45,6 +45,12 @@ def delete_dataset(dataset_id):
         raise ApiError(404, DATA_ERROR, "Dataset not found.", success=False)
     return deleted_schema.dump({"code": SUCCESS, "message": "Dataset deleted successfully!",
                                 "success": True})
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """The OpenAPI description of this API; needs no key."""
+    return openapi.description()
 
 
 def healthz():

@@ -13,6 +13,9 @@ EMPTY_NAME = "Empty dataset name"
 MAX_NAME_LENGTH = 1023  # the document: "less than 2 ** 10 characters"
 STRICT_NAME = re.compile(r"[A-Za-z0-9_\-.]+")
 NAME_FIELDS = ("name", "dataset_name")
+NAME_DESCRIPTION = ("Trimmed of surrounding whitespace, then checked; the characters allowed "
+                    "are set by DATASET_API_NAME_RULE. Unique per tenant, case-insensitively: "
+                    "a taken name becomes `name(1)`, `name(2)`...")
 
 
 class DatasetName(fields.String):
@@ -39,14 +42,17 @@ class DatasetName(fields.String):
                     "Dataset name may only contain A-Z, a-z, 0-9, '_', '-' and '.'.")
         elif any(unicodedata.category(char) == "Cc" for char in name):
             raise ValidationError("Dataset name must not contain control characters.")
+        # A lone "\ud800" escape in the JSON: no UTF-8 file can store it.
+        elif any(unicodedata.category(char) == "Cs" for char in name):
+            raise ValidationError("Dataset name must not contain unpaired surrogates.")
         return name
 
 
 class DatasetCreate(Schema):
     """The body of POST /dataset: exactly one of `name` (the SDK's) or `dataset_name`."""
 
-    name = DatasetName()
-    dataset_name = DatasetName()
+    name = DatasetName(metadata={"description": NAME_DESCRIPTION})
+    dataset_name = DatasetName(metadata={"description": "The same as `name`: give one of them."})
 
     @pre_load
     def one_name_field(self, data, **kwargs):
@@ -85,17 +91,21 @@ class CaseInsensitive(fields.String):
 
 class DatasetListQuery(QuerySchema):
     offset = fields.Integer(
+        metadata={"description": "How many datasets to skip; past the end gives an empty list."},
         load_default=0, validate=validate.Range(min=0, error="Offset is out of the valid range."),
         error_messages={"invalid": "Offset must be an integer."})
     count = fields.Integer(
+        metadata={"description": "How many datasets to list at most; -1 lists all."},
         load_default=-1, validate=validate.Range(min=-1, error="Count must be -1 (all) or more."),
         error_messages={"invalid": "Count must be an integer."})
     orderby = CaseInsensitive(
+        metadata={"description": "Sort key, case-insensitive; ties keep creation order."},
         load_default="create_time",
         validate=validate.OneOf(("create_time", "update_time", "name"),
                                 error="Orderby must be one of create_time, update_time, name."))
     # Legacy bug not copied: the old server read the string "False" as true.
     desc = fields.Boolean(
+        metadata={"description": "Newest (or last) first: true, false, 1 or 0, case-insensitive."},
         load_default=True, truthy={"true", "1"}, falsy={"false", "0"},
         error_messages={"invalid": "Desc must be true, false, 1 or 0."})
 
@@ -121,38 +131,56 @@ def http_date(ms):
     return formatdate(ms / 1000, usegmt=True)
 
 
+# Metadata for the OpenAPI description of the fields below.
+HEX_ID = {"pattern": "^[0-9a-f]{32}$", "example": "3b4d6a2e9f0c4f1e8a7b5c3d2e1f0a9b"}
+EPOCH_MS = {"description": "Milliseconds since the epoch.", "example": 1718640005000}
+HTTP_DATE = {"type": "string", "description": "RFC 1123, in GMT.",
+             "example": "Mon, 17 Jun 2024 16:00:05 GMT"}
+
+
+def constant(value, json_type=None):
+    """A field that always dumps `value`, described as that one value of `json_type`."""
+    # No type for None: apispec adds "null" to the type of a field that allows None, twice.
+    metadata = {"enum": [value], "example": value, **({"type": json_type} if json_type else {})}
+    return fields.Constant(value, metadata=metadata)
+
+
 class Dataset(Schema):
     """A dataset as the document lists it: what the store keeps, plus constant fields."""
 
-    avatar = fields.Constant(None)
-    chunk_num = fields.Constant(0)
-    create_date = fields.Function(lambda ds: http_date(ds["create_time"]))
-    create_time = fields.Integer()
-    created_by = Alias("tenant_id")
-    description = fields.Constant(None)
-    doc_num = fields.Constant(0)
-    embd_id = fields.Function(lambda ds: current_app.config["EMBD_ID"])
-    id = fields.String()
-    language = fields.Function(lambda ds: current_app.config["LANGUAGE"])
+    avatar = constant(None)
+    chunk_num = constant(0, "integer")
+    create_date = fields.Function(lambda ds: http_date(ds["create_time"]), metadata=HTTP_DATE)
+    create_time = fields.Integer(metadata=EPOCH_MS)
+    created_by = Alias("tenant_id", metadata=HEX_ID)
+    description = constant(None)
+    doc_num = constant(0, "integer")
+    embd_id = fields.Function(lambda ds: current_app.config["EMBD_ID"], metadata={
+        "type": "string", "example": "BAAI/bge-large-zh-v1.5",
+        "description": "Configuration: DATASET_API_EMBD_ID."})
+    id = fields.String(metadata=HEX_ID)
+    language = fields.Function(lambda ds: current_app.config["LANGUAGE"], metadata={
+        "type": "string", "example": "English",
+        "description": "Configuration: DATASET_API_LANGUAGE."})
     name = fields.String()
-    parser_config = fields.Constant({"pages": [[1, 1000000]]})
-    parser_id = fields.Constant("naive")
-    permission = fields.Constant("me")
-    similarity_threshold = fields.Constant(0.2)
-    status = fields.Constant("1")
-    tenant_id = fields.String()
-    token_num = fields.Constant(0)
-    update_date = fields.Function(lambda ds: http_date(ds["update_time"]))
-    update_time = fields.Integer()
-    vector_similarity_weight = fields.Constant(0.3)
+    parser_config = constant({"pages": [[1, 1000000]]}, "object")
+    parser_id = constant("naive", "string")
+    permission = constant("me", "string")
+    similarity_threshold = constant(0.2, "number")
+    status = constant("1", "string")
+    tenant_id = fields.String(metadata=HEX_ID)
+    token_num = constant(0, "integer")
+    update_date = fields.Function(lambda ds: http_date(ds["update_time"]), metadata=HTTP_DATE)
+    update_time = fields.Integer(metadata=EPOCH_MS)
+    vector_similarity_weight = constant(0.3, "number")
 
 
 class DatasetCreated(Schema):
     # `dataset_name` is the document's; `id` is what its note says to save; `dataset_id` is
     # the next revision's name for it. All three stay so clients of either revision work.
-    dataset_id = Alias("id")
-    dataset_name = Alias("name")
-    id = fields.String()
+    dataset_id = Alias("id", metadata=HEX_ID)
+    dataset_name = Alias("name", metadata={"description": "The name given, or `name(N)`."})
+    id = fields.String(metadata=HEX_ID)
 
 
 class Envelope(Schema):
@@ -170,6 +198,13 @@ class ListEnvelope(Envelope):
 
 class DeletedEnvelope(Envelope):
     success = fields.Boolean()
+
+
+class Health(Schema):
+    """The answer of GET /healthz; its view builds it, this describes it."""
+
+    status = fields.String(required=True, validate=validate.OneOf(("ok", "unavailable")))
+    reason = fields.String(metadata={"description": "Why the store cannot be read."})
 
 
 create_schema = DatasetCreate()

@@ -128,6 +128,15 @@ def test_legacy_rule_rejects_control_characters(legacy, name):
     assert_error(response, 400, 102, "Dataset name must not contain control characters.")
 
 
+def test_legacy_rule_rejects_unpaired_surrogates(legacy):
+    # JSON can escape half a surrogate pair; the store, written as UTF-8, cannot hold it.
+    response = post(legacy, data='{"name": "a\\ud800b"}', content_type="application/json")
+    assert_error(response, 400, 102, "Dataset name must not contain unpaired surrogates.")
+    paired = post(legacy, data='{"name": "\\ud83d\\ude00"}', content_type="application/json")
+    assert paired.json["data"]["dataset_name"] == "\U0001f600"
+    assert legacy.names() == ["\U0001f600"]
+
+
 def test_legacy_rule_keeps_trim_and_length(legacy):
     assert legacy.create("  My Dataset \n").json["data"]["dataset_name"] == "My Dataset"
     assert legacy.create(" " * 3).json["message"] == "Empty dataset name"

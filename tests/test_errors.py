@@ -22,6 +22,8 @@ def test_unknown_route(client, path):
     ("patch", "/api/v1/dataset", {"GET", "POST"}),
     ("get", "/api/v1/dataset/" + "0" * 32, {"DELETE"}),
     ("post", "/healthz", {"GET"}),
+    ("options", "/api/v1/dataset", {"GET", "POST"}),
+    ("options", "/healthz", {"GET"}),
 ])
 def test_wrong_method(client, method, path, allowed):
     response = getattr(client, method)(path)

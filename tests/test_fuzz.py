@@ -1,0 +1,46 @@
+"""Fuzzing: schemathesis sends the app what its own description allows, and what it does not."""
+
+import pytest
+import schemathesis
+from hypothesis import given, settings
+from schemathesis import GenerationMode
+
+from app import create_app
+from tests.conftest import issue_key
+
+# Not negative_data_rejection: the contract ignores unknown query parameters on purpose.
+CHECKS = ("not_a_server_error", "status_code_conformance", "content_type_conformance",
+          "response_schema_conformance", "response_headers_conformance", "ignored_auth",
+          "use_after_free", "ensure_resource_availability")
+SETTINGS = settings(max_examples=100, deadline=None, derandomize=True, database=None)
+RULES = ("strict", "legacy")
+
+
+def described(config, name_rule):
+    """The app under `name_rule`, as schemathesis loads it from /api/v1/openapi.json."""
+    app = create_app({**config, "NAME_RULE": name_rule})
+    key = issue_key(app.test_cli_runner())
+    checks = {"enabled": False, **{name: {"enabled": True} for name in CHECKS}}
+    options = schemathesis.Config.from_dict(
+        {"seed": 1, "headers": {"Authorization": f"Bearer {key}"}, "checks": checks})
+    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app, config=options)
+
+
+@pytest.mark.parametrize("mode", list(GenerationMode), ids=str)
+@pytest.mark.parametrize("name_rule", RULES)
+def test_every_operation(config, name_rule, mode):
+    schema = described(config, name_rule)
+
+    @SETTINGS
+    @given(case=schema.as_strategy(generation_mode=mode))
+    def fuzz(case):
+        case.call_and_validate()
+
+    fuzz()
+
+
+@pytest.mark.parametrize("name_rule", RULES)
+def test_linked_operations(config, name_rule):
+    """Create, list and delete in the chains the description's links allow."""
+    machine = described(config, name_rule).as_state_machine()
+    machine.run(settings=settings(SETTINGS, max_examples=20, stateful_step_count=10))

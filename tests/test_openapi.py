@@ -1,0 +1,156 @@
+"""GET /api/v1/openapi.json: a valid OpenAPI 3 description of every route and answer."""
+
+import json
+import re
+
+import pytest
+import schemathesis
+from openapi_spec_validator import validate
+from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
+
+from app import create_app
+from app.schemas import list_query_schema
+
+METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+DATASET, ONE_DATASET = "/api/v1/dataset", "/api/v1/dataset/{dataset_id}"
+
+
+def description(client):
+    response = client.get("/api/v1/openapi.json")  # no key
+    assert response.status_code == 200 and response.mimetype == "application/json"
+    return response.json
+
+
+def documented(client):
+    """{path: {METHOD: {status, ...}}} as the description has them."""
+    return {path: {m.upper(): set(item[m]["responses"]) for m in item.keys() & METHODS}
+            for path, item in description(client)["paths"].items()}
+
+
+@pytest.mark.parametrize("rule", ["strict", "legacy"])
+def test_valid_openapi_3(config, rule):
+    validate(description(create_app({**config, "NAME_RULE": rule}).test_client()))
+
+
+def test_invalid_description_is_caught(client):
+    broken = description(client)
+    broken["paths"][DATASET]["get"]["responses"]["200"].pop("description")
+    with pytest.raises(OpenAPIValidationError, match='"description" is a required property'):
+        validate(broken)
+
+
+def test_every_route_with_all_its_methods(app, client):
+    routes = {}
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint != "static":
+            path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
+            # Flask answers HEAD and OPTIONS on every route by itself.
+            routes.setdefault(path, set()).update(rule.methods - {"HEAD", "OPTIONS"})
+    assert {path: set(methods) for path, methods in documented(client).items()} == routes
+
+
+def test_every_status_the_contract_gives(client):
+    assert documented(client) == {
+        DATASET: {"POST": {"200", "400", "401", "413", "415", "500"},
+                  "GET": {"200", "400", "401", "500"}},
+        ONE_DATASET: {"DELETE": {"200", "401", "404", "500"}},
+        "/api/v1/openapi.json": {"GET": {"200", "500"}},
+        "/healthz": {"GET": {"200", "500", "503"}},
+    }
+    assert "MethodNotAllowed" in description(client)["components"]["responses"]
+
+
+def test_key_needed_exactly_where_described(client):
+    """Operations described without security answer without a key; the others answer 401."""
+    doc = description(client)
+    assert doc["security"] == [{"bearer": []}]
+    scheme = doc["components"]["securitySchemes"]["bearer"]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert "without the scheme word is accepted" in scheme["description"]
+    for path, item in doc["paths"].items():
+        for method in item.keys() & METHODS:
+            response = client.open(path.replace("{dataset_id}", "0" * 32), method=method)
+            assert (response.status_code == 401) == (item[method].get("security") != []), path
+
+
+def test_list_parameters_come_from_the_query_schema(client):
+    parameters = description(client)["paths"][DATASET]["get"]["parameters"]
+    assert [p["name"] for p in parameters] == list(list_query_schema.fields)
+    assert all(p["in"] == "query" and not p["required"] for p in parameters)
+
+
+@pytest.mark.parametrize("rule, accepted, rejected", [
+    ("strict", ["kb-1.2_x"], ["My Dataset", "kb!", ""]),
+    ("legacy", ["My Dataset", "名前 (1)"], ["a\tb", " ", ""]),
+])
+def test_name_pattern_follows_the_name_rule(config, rule, accepted, rejected):
+    doc = description(create_app({**config, "NAME_RULE": rule}).test_client())
+    name = doc["components"]["schemas"]["DatasetCreate"]["properties"]["name"]
+    assert name["maxLength"] == 1023
+    assert [bool(re.search(name["pattern"], n)) for n in accepted + rejected] == \
+        [True] * len(accepted) + [False] * len(rejected)
+
+
+def test_records_have_exactly_the_described_fields(api, client):
+    api.create("kb")
+    record = api.list().json["data"][0]
+    schema = description(client)["components"]["schemas"]["Dataset"]
+    assert len(record) == 21
+    assert set(schema["properties"]) == set(schema["required"]) == set(record)
+    assert schema["additionalProperties"] is False
+
+
+def damage(api):
+    with open(api.client.application.config["DB_PATH"], "w") as file:
+        file.write("{")
+
+
+ANSWERS = {  # what the contract shows, as (method, path, status, how to get it)
+    "created": ("POST", DATASET, 200, lambda api: api.create("kb")),
+    "renamed": ("POST", DATASET, 200, lambda api: [api.create("kb"), api.create("KB")][1]),
+    "bad name": ("POST", DATASET, 400, lambda api: api.create("a b")),
+    "not an object": ("POST", DATASET, 400, lambda api: api.client.post(
+        DATASET, json=[], headers=api.headers)),
+    "not json": ("POST", DATASET, 415, lambda api: api.client.post(
+        DATASET, data="kb", headers=api.headers)),
+    "too large": ("POST", DATASET, 413, lambda api: api.create("a" * 70_000)),
+    "listed": ("GET", DATASET, 200, lambda api: [api.create("kb"), api.list()][1]),
+    "bad query": ("GET", DATASET, 400, lambda api: api.list(offset=-1)),
+    "no key": ("GET", DATASET, 401, lambda api: api.client.get(DATASET)),
+    "bad key": ("GET", DATASET, 401, lambda api: api.client.get(
+        DATASET, headers={"Authorization": "Bearer ragflow-nope"})),
+    "store unreadable": ("GET", DATASET, 500, lambda api: [damage(api), api.list()][1]),
+    "deleted": ("DELETE", ONE_DATASET, 200, lambda api: api.delete(
+        api.create("kb").json["data"]["id"])),
+    "not found": ("DELETE", ONE_DATASET, 404, lambda api: api.delete("0" * 32)),
+    "healthy": ("GET", "/healthz", 200, lambda api: api.client.get("/healthz")),
+    "unhealthy": ("GET", "/healthz", 503, lambda api: [damage(api), api.client.get("/healthz")][1]),
+}
+
+
+@pytest.mark.parametrize("answer", ANSWERS)
+def test_contract_answers_conform(api, client, answer):
+    method, path, status, request = ANSWERS[answer]
+    operation = schemathesis.openapi.from_dict(description(client))[path][method]
+    response = request(api)
+    assert response.status_code == status
+    operation.validate_response(response)
+
+
+@pytest.mark.parametrize("change", [
+    {"code": 0},  # the list's legacy success code is 102
+    {"data": [{"name": "kb"}]},  # a record has all 21 fields
+    {"extra": 1},
+])
+def test_wrong_answers_do_not_conform(api, client, change):
+    operation = schemathesis.openapi.from_dict(description(client))[DATASET]["GET"]
+    api.create("kb")
+    response = api.list()
+    response.set_data(json.dumps({**response.json, **change}))
+    assert not operation.is_valid_response(response)
+
+
+def test_built_once_per_app_on_first_use(app, client):
+    assert "openapi" not in app.extensions
+    first = description(client)
+    assert app.extensions["openapi"] == first == description(client)
