@@ -96,8 +96,15 @@ def test_store_check(runner, api, config):
     assert result.output.strip() == f"{config['DB_PATH']}: sound (1 keys, 1 tenants, 1 datasets)"
 
 
-@pytest.mark.parametrize("damage", [b"", b"{", b"[]", b'{"keys": {"1": {"id": "x"}}}',
-                                    b'{"datasets": {}}'])
+TABLE = '{"tenant:' + "a" * 32 + '": {"%s": {"id": "x", "name": "kb", %s}}}'
+TIMES = '"create_time": 1, "update_time": 1'
+
+
+@pytest.mark.parametrize("damage", [
+    b"", b"{", b"[]", b'{"keys": {"1": {"id": "x"}}}', b'{"datasets": {}}',
+    (TABLE % ("one", TIMES)).encode(), (TABLE % ("1", TIMES + ', "extra": 1')).encode(),
+    (TABLE % ("1", '"create_time": "1", "update_time": 1')).encode(),
+])
 def test_damaged_store_is_reported_and_left_alone(runner, config, damage):
     with open(config["DB_PATH"], "wb") as file:
         file.write(damage)
