@@ -85,6 +85,11 @@ def _identity(st):
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
+def _close(fd):
+    if fd is not None:
+        os.close(fd)
+
+
 def _remove(path):
     try:
         os.remove(path)
@@ -92,19 +97,31 @@ def _remove(path):
         pass
 
 
+def _next_id(table):
+    """TinyDB's next doc id for `table`: one more than the largest, so ids follow creation."""
+    return str(max(map(int, table), default=0) + 1)
+
+
+def _pop(table, record_id):
+    """Remove the record whose `id` is `record_id` from a raw table; False if none has it."""
+    for doc_id, record in table.items():
+        if record["id"] == record_id:
+            del table[doc_id]
+            return True
+    return False
+
+
 class _Memory(Storage):
     """TinyDB storage over the dict a snapshot parsed; the Store does the file I/O."""
 
     def __init__(self, data):
         self.data = data
-        self.changed = False
 
     def read(self):
         return self.data
 
     def write(self, data):
-        self.data = data
-        self.changed = True
+        raise TypeError("the Store changes the parsed tables itself, under its lock")
 
 
 class _Snapshot:
@@ -114,6 +131,7 @@ class _Snapshot:
         self.identity = identity
         # A new TinyDB per version: its tables cache the next doc id and query results.
         self.db = TinyDB(data, storage=_Memory)
+        self.tables = data
         self._keys = None
         self._listings = {}
         self._rendered = {}
@@ -181,7 +199,7 @@ class Store:
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
-            self._hold(None)
+            _close(self._hold(None))
             return _Snapshot(None, {})
         except OSError as err:
             raise self._error("cannot read", err) from err
@@ -200,13 +218,13 @@ class Store:
         except ValueError as err:
             os.close(fd)
             raise self._error("not a dataset store", err) from err
-        self._hold(fd)
+        _close(self._hold(fd))
         return _Snapshot(identity, data)
 
     def _hold(self, fd):
-        if self._held is not None:
-            os.close(self._held)
-        self._held = fd
+        """Keep `fd` open with the snapshot; return the fd it replaces, for closing."""
+        replaced, self._held = self._held, fd
+        return replaced
 
     # Writing
 
@@ -223,23 +241,30 @@ class Store:
         finally:
             os.close(fd)
 
-    @contextmanager
-    def _change(self):
-        """Give the latest version's TinyDB to a change, and commit it if anything changed."""
-        with self._mutex, self._locked():
-            snapshot = self._current()
-            try:
-                yield snapshot.db
-                if snapshot.db.storage.changed:
-                    self._commit(snapshot.db.storage.data)
-            except BaseException:
-                self._snapshot = None  # it may hold a change that was never committed
-                raise
+    def _update(self, change):
+        """Run `change(tables)` on the latest version under the lock; commit if it returns
+        a true value, and return that.
 
-    def _commit(self, data):
-        fd = self._write_file(self.path, self.temp_path, orjson.dumps(data))
-        self._hold(fd)
-        self._snapshot = _Snapshot(_identity(os.fstat(fd)), data)
+        Changes are made in place on the parsed tables, in TinyDB's layout: TinyDB's own
+        insert and remove would copy the whole table twice per change.
+        """
+        with self._mutex:
+            with self._locked():
+                snapshot = self._current()
+                try:
+                    result = change(snapshot.tables)
+                    replaced = self._commit(snapshot.tables) if result else None
+                except BaseException:
+                    self._snapshot = None  # it may hold a change that was never committed
+                    raise
+            _close(replaced)  # out of the lock: freeing the old file's blocks takes a while
+        return result
+
+    def _commit(self, tables):
+        """Write `tables` as the new version; return the fd of the version it replaced."""
+        fd = self._write_file(self.path, self.temp_path, orjson.dumps(tables))
+        self._snapshot = _Snapshot(_identity(os.fstat(fd)), tables)
+        return self._hold(fd)
 
     def _write_file(self, path, temp_path, payload):
         """Replace `path` atomically and durably with `payload`; return its open fd."""
@@ -277,20 +302,28 @@ class Store:
 
     def note_use(self, key, now):
         """Record a key's use, at most once per TOUCH_INTERVAL across all processes."""
-        if (key["last_used"] or 0) > now - TOUCH_INTERVAL:
-            return
-        with self._change() as db:
-            keys = db.table(KEYS)
-            doc = keys.get(Query().id == key["id"])
-            if doc is not None and (doc["last_used"] or 0) <= now - TOUCH_INTERVAL:
-                keys.update({"last_used": now}, doc_ids=[doc.doc_id])
+        stale = now - TOUCH_INTERVAL
+
+        def touch(tables):  # checked again under the lock: another worker may have done it
+            for record in tables.get(KEYS, {}).values():
+                if record["id"] == key["id"] and (record["last_used"] or 0) <= stale:
+                    record["last_used"] = now
+                    return True
+            return False
+
+        if (key["last_used"] or 0) <= stale:
+            self._update(touch)
 
     def create_key(self, tenant, name, digest, now):
         key = {"id": uuid.uuid4().hex, "tenant": tenant, "name": name, "digest": digest,
                "created": now, "last_used": None}
-        with self._change() as db:
-            db.table(KEYS).insert(key)
-        return key
+
+        def add(tables):
+            keys = tables.setdefault(KEYS, {})
+            keys[_next_id(keys)] = key
+            return key
+
+        return self._update(add)
 
     def keys(self):
         with self._mutex:
@@ -298,27 +331,27 @@ class Store:
 
     def revoke_key(self, key_id):
         """Remove the key; False if there is none with that id."""
-        with self._change() as db:
-            return self._remove_one(db.table(KEYS), key_id)
+        return self._update(lambda tables: _pop(tables.get(KEYS, {}), key_id))
 
     def tenant_exists(self, tenant):
         with self._mutex:
             db = self._current().db
-            return TENANT + tenant in db.tables() or db.table(KEYS).contains(Query().tenant == tenant)
+            return (TENANT + tenant in db.tables()
+                    or db.table(KEYS).contains(Query().tenant == tenant))
 
     # Datasets
 
     def create_dataset(self, tenant, name, now):
         """Add a dataset, renamed to `name(N)` if the tenant has the name already."""
-        with self._change() as db:
-            table = db.table(TENANT + tenant)
-            # Straight from the parsed file: TinyDB would copy each record into a Document.
-            records = db.storage.read().get(table.name, {}).values()
-            taken = {record["name"].casefold() for record in records}
+        def add(tables):
+            table = tables.setdefault(TENANT + tenant, {})
+            taken = {record["name"].casefold() for record in table.values()}
             record = {"id": uuid.uuid4().hex, "name": free_name(name, taken),
                       "create_time": now, "update_time": now}
-            table.insert(record)
-        return {**record, "tenant_id": tenant}
+            table[_next_id(table)] = record
+            return {**record, "tenant_id": tenant}
+
+        return self._update(add)
 
     def list_datasets(self, tenant, orderby, desc, offset, count, render):
         """A page of the tenant's datasets, each as `render` makes it (always one function)."""
@@ -330,15 +363,7 @@ class Store:
 
     def delete_dataset(self, tenant, dataset_id):
         """Remove the tenant's dataset; False if the tenant has none with that id."""
-        with self._change() as db:
-            return self._remove_one(db.table(TENANT + tenant), dataset_id)
-
-    @staticmethod
-    def _remove_one(table, record_id):
-        doc = table.get(Query().id == record_id)
-        if doc is not None:
-            table.remove(doc_ids=[doc.doc_id])
-        return doc is not None
+        return self._update(lambda tables: _pop(tables.get(TENANT + tenant, {}), dataset_id))
 
     # Operation
 
@@ -353,7 +378,7 @@ class Store:
             _remove(self.temp_path)
             self._snapshot = None
             self._snapshot = self._read()
-            tables = self._snapshot.db.storage.data
+            tables = self._snapshot.tables
         tenants = [t for name, t in tables.items() if name.startswith(TENANT)]
         return {"keys": len(tables.get(KEYS, {})), "tenants": len(tenants),
                 "datasets": sum(map(len, tenants))}
@@ -365,7 +390,7 @@ class Store:
         with self._mutex:
             self._snapshot = None
             snapshot = self._snapshot = self._read()
-            payload = orjson.dumps(snapshot.db.storage.data)
+            payload = orjson.dumps(snapshot.tables)
         os.close(self._write_file(target, os.path.join(folder, f".{name}.tmp"), payload))
 
 
