@@ -4,9 +4,14 @@ TinyDB alone is not safe for several processes, so every change here runs under 
 exclusive flock on a lock file beside the store, on the latest version of the file, and
 is committed by writing a temporary file in the same folder, fsyncing it, renaming it over
 the store and fsyncing the folder. Readers take no lock: each process keeps the version it
-parsed last and parses again only when the file's identity (device, inode, size, mtime)
+parsed last and looks again only when the file's identity (device, inode, size, mtime)
 has changed. The parsed file stays open while it is cached, so its inode cannot be reused
 by a later version and be mistaken for it.
+
+Parsing the whole file again after every other worker's write would be most of a write's
+cost, so the file also keeps the changes of its last commits, in a `changes` table on its
+first line: a process a few versions behind reads that line and replays them. Anything
+else (no such line, a gap, a version not ahead of ours) is read in full.
 """
 
 import fcntl
@@ -22,6 +27,9 @@ from tinydb import Query, TinyDB
 from tinydb.storages import Storage
 
 KEYS = "keys"
+CHANGES = "changes"  # version -> the changes of that commit, for the last KEPT_CHANGES
+KEPT_CHANGES = 32
+HEAD = 65536  # bytes read to find the changes line
 TENANT = "tenant:"  # prefix of the tables that each hold one tenant's datasets
 TENANT_ID = re.compile(r"[0-9a-f]{32}")
 TOUCH_INTERVAL = 60_000  # ms: a key's last use is written at most once a minute
@@ -62,12 +70,18 @@ def free_name(name, taken):
     return candidate
 
 
+def _changes_ok(changes):
+    return type(changes) is list
+
+
 def check_shape(data):
     """Raise ValueError naming the first part of `data` that is not the store's layout."""
     if not isinstance(data, dict):
         raise ValueError("the top level is not a JSON object")
     for name, table in data.items():
-        if name == KEYS:
+        if name == CHANGES:
+            valid = _changes_ok
+        elif name == KEYS:
             valid = _key_ok
         elif name.startswith(TENANT) and TENANT_ID.fullmatch(name[len(TENANT):]):
             valid = _dataset_ok
@@ -102,13 +116,32 @@ def _next_id(table):
     return str(max(map(int, table), default=0) + 1)
 
 
-def _pop(table, record_id):
-    """Remove the record whose `id` is `record_id` from a raw table; False if none has it."""
-    for doc_id, record in table.items():
+def _removal(tables, name, record_id):
+    """(found, changes) removing the record whose `id` is `record_id` from table `name`."""
+    for doc_id, record in tables.get(name, {}).items():
         if record["id"] == record_id:
-            del table[doc_id]
-            return True
-    return False
+            return True, [("del", name, doc_id)]
+    return False, []
+
+
+def _apply(tables, changes):
+    """Make changes: ("put", table, doc id, record) or ("del", table, doc id)."""
+    for change in changes:
+        if change[0] == "put":
+            tables.setdefault(change[1], {})[change[2]] = change[3]
+        else:
+            del tables[change[1]][change[2]]
+
+
+def _version(tables):
+    return max(map(int, tables.get(CHANGES, {})), default=0)
+
+
+def _serialise(tables):
+    """The file: one JSON object with a table per line, the changes first."""
+    ordered = sorted(tables.items(), key=lambda item: item[0] != CHANGES)
+    lines = (orjson.dumps(name) + b":" + orjson.dumps(table) for name, table in ordered)
+    return b"{" + b",\n".join(lines) + b"}\n"
 
 
 class _Memory(Storage):
@@ -132,6 +165,7 @@ class _Snapshot:
         # A new TinyDB per version: its tables cache the next doc id and query results.
         self.db = TinyDB(data, storage=_Memory)
         self.tables = data
+        self.version = _version(data)
         self._keys = None
         self._listings = {}
         self._rendered = {}
@@ -190,12 +224,13 @@ class Store:
         except OSError as err:
             raise self._error("cannot read", err) from err
         if self._snapshot is None or self._snapshot.identity != identity:
-            self._snapshot = None
-            self._snapshot = self._read()
+            known, self._snapshot = self._snapshot, None
+            self._snapshot = self._read(known)
         return self._snapshot
 
-    def _read(self):
-        """Parse the file; a missing file is an empty store, a damaged one an error."""
+    def _read(self, known=None):
+        """Read the file, replaying its changes onto `known` when it can, else in full;
+        a missing file is an empty store, a damaged one an error."""
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
@@ -205,6 +240,10 @@ class Store:
             raise self._error("cannot read", err) from err
         try:
             identity = _identity(os.fstat(fd))
+            caught_up = known and self._replay(known, os.pread(fd, HEAD, 0))
+            if caught_up:
+                _close(self._hold(fd))
+                return _Snapshot(identity, caught_up)
             with open(fd, "rb", closefd=False) as file:
                 data = orjson.loads(file.read())
         except OSError as err:
@@ -220,6 +259,26 @@ class Store:
             raise self._error("not a dataset store", err) from err
         _close(self._hold(fd))
         return _Snapshot(identity, data)
+
+    @staticmethod
+    def _replay(known, head):
+        """`known`'s tables brought up to the file's version from its changes line, or
+        None if that cannot be done safely (then the file is read in full)."""
+        line = head[:head.find(b"\n")]
+        if not line.startswith(b'{"changes":') or not line.endswith(b","):
+            return None
+        try:
+            changes = orjson.loads(line[:-1] + b"}")[CHANGES]
+            versions = range(known.version + 1, _version({CHANGES: changes}) + 1)
+            if not versions or any(str(v) not in changes for v in versions):
+                return None
+            tables = known.tables  # `known` is being replaced: its tables can be reused
+            for version in versions:
+                _apply(tables, changes[str(version)])
+        except (orjson.JSONDecodeError, LookupError, TypeError, AttributeError):
+            return None  # a damaged line; the full read says what is wrong
+        tables[CHANGES] = changes
+        return tables
 
     def _hold(self, fd):
         """Keep `fd` open with the snapshot; return the fd it replaces, for closing."""
@@ -242,8 +301,8 @@ class Store:
             os.close(fd)
 
     def _update(self, change):
-        """Run `change(tables)` on the latest version under the lock; commit if it returns
-        a true value, and return that.
+        """Run `change(tables)`, which returns (result, changes), on the latest version
+        under the lock; commit the changes, if any, and return the result.
 
         Changes are made in place on the parsed tables, in TinyDB's layout: TinyDB's own
         insert and remove would copy the whole table twice per change.
@@ -252,17 +311,24 @@ class Store:
             with self._locked():
                 snapshot = self._current()
                 try:
-                    result = change(snapshot.tables)
-                    replaced = self._commit(snapshot.tables) if result else None
+                    result, changes = change(snapshot.tables)
+                    replaced = self._commit(snapshot, changes) if changes else None
                 except BaseException:
                     self._snapshot = None  # it may hold a change that was never committed
                     raise
             _close(replaced)  # out of the lock: freeing the old file's blocks takes a while
         return result
 
-    def _commit(self, tables):
-        """Write `tables` as the new version; return the fd of the version it replaced."""
-        fd = self._write_file(self.path, self.temp_path, orjson.dumps(tables))
+    def _commit(self, snapshot, changes):
+        """Write `snapshot` with `changes` as the next version; return the replaced fd."""
+        tables, version = snapshot.tables, snapshot.version + 1
+        _apply(tables, changes)
+        log = tables.setdefault(CHANGES, {})
+        if any(change[0] == "del" for change in changes):
+            log.clear()  # no removed record may linger in the file; those behind read it all
+        log[str(version)] = changes
+        log.pop(str(version - KEPT_CHANGES), None)
+        fd = self._write_file(self.path, self.temp_path, _serialise(tables))
         self._snapshot = _Snapshot(_identity(os.fstat(fd)), tables)
         return self._hold(fd)
 
@@ -305,11 +371,10 @@ class Store:
         stale = now - TOUCH_INTERVAL
 
         def touch(tables):  # checked again under the lock: another worker may have done it
-            for record in tables.get(KEYS, {}).values():
+            for doc_id, record in tables.get(KEYS, {}).items():
                 if record["id"] == key["id"] and (record["last_used"] or 0) <= stale:
-                    record["last_used"] = now
-                    return True
-            return False
+                    return True, [("put", KEYS, doc_id, {**record, "last_used": now})]
+            return False, []
 
         if (key["last_used"] or 0) <= stale:
             self._update(touch)
@@ -319,9 +384,7 @@ class Store:
                "created": now, "last_used": None}
 
         def add(tables):
-            keys = tables.setdefault(KEYS, {})
-            keys[_next_id(keys)] = key
-            return key
+            return key, [("put", KEYS, _next_id(tables.get(KEYS, {})), key)]
 
         return self._update(add)
 
@@ -331,7 +394,7 @@ class Store:
 
     def revoke_key(self, key_id):
         """Remove the key; False if there is none with that id."""
-        return self._update(lambda tables: _pop(tables.get(KEYS, {}), key_id))
+        return self._update(lambda tables: _removal(tables, KEYS, key_id))
 
     def tenant_exists(self, tenant):
         with self._mutex:
@@ -344,12 +407,12 @@ class Store:
     def create_dataset(self, tenant, name, now):
         """Add a dataset, renamed to `name(N)` if the tenant has the name already."""
         def add(tables):
-            table = tables.setdefault(TENANT + tenant, {})
+            table = tables.get(TENANT + tenant, {})
             taken = {record["name"].casefold() for record in table.values()}
             record = {"id": uuid.uuid4().hex, "name": free_name(name, taken),
                       "create_time": now, "update_time": now}
-            table[_next_id(table)] = record
-            return {**record, "tenant_id": tenant}
+            return {**record, "tenant_id": tenant}, [
+                ("put", TENANT + tenant, _next_id(table), record)]
 
         return self._update(add)
 
@@ -363,7 +426,7 @@ class Store:
 
     def delete_dataset(self, tenant, dataset_id):
         """Remove the tenant's dataset; False if the tenant has none with that id."""
-        return self._update(lambda tables: _pop(tables.get(TENANT + tenant, {}), dataset_id))
+        return self._update(lambda tables: _removal(tables, TENANT + tenant, dataset_id))
 
     # Operation
 
@@ -390,7 +453,7 @@ class Store:
         with self._mutex:
             self._snapshot = None
             snapshot = self._snapshot = self._read()
-            payload = orjson.dumps(snapshot.tables)
+            payload = _serialise(snapshot.tables)
         os.close(self._write_file(target, os.path.join(folder, f".{name}.tmp"), payload))
 
 

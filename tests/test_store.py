@@ -1,6 +1,8 @@
 """The store file's layout, and every process seeing every committed change."""
 
 import json
+import os
+import random
 
 import pytest
 
@@ -24,8 +26,9 @@ def test_layout_is_by_tenant_and_keeps_only_what_varies(api, other, key, config)
     with open(config["DB_PATH"]) as file:
         data = json.load(file)
     tenants = {k["tenant"] for k in data["keys"].values()}
-    assert set(data) == {"keys"} | {f"tenant:{t}" for t in tenants}
-    records = [r for name, table in data.items() if name != "keys" for r in table.values()]
+    assert set(data) == {"changes", "keys"} | {f"tenant:{t}" for t in tenants}
+    records = [r for name, table in data.items() if name.startswith("tenant:")
+               for r in table.values()]
     assert sorted(r["name"] for r in records) == ["mine", "theirs"]
     assert all(set(r) == {"id", "name", "create_time", "update_time"} for r in records)
     assert all(set(k) == {"id", "tenant", "name", "digest", "created", "last_used"}
@@ -53,7 +56,7 @@ def test_an_unchanged_file_is_not_parsed_again(api, monkeypatch):
     api.list()
     reads = []
     read = store.Store._read
-    monkeypatch.setattr(store.Store, "_read", lambda self: reads.append(1) or read(self))
+    monkeypatch.setattr(store.Store, "_read", lambda self, known: reads.append(1) or read(self, known))
     for _ in range(3):
         assert api.names() == ["kb"]
     assert reads == []
@@ -71,3 +74,45 @@ def test_an_unchanged_file_is_not_parsed_again(api, monkeypatch):
 def test_a_missing_file_is_an_empty_store(client, config, tmp_path):
     assert client.get("/healthz").status_code == 200
     assert not (tmp_path / "db.json").exists()
+
+
+def test_a_deleted_dataset_leaves_nothing_in_the_file(api, config):
+    api.create("keep")
+    gone = api.create("secret-name").json["data"]["id"]
+    api.delete(gone)
+    with open(config["DB_PATH"]) as file:
+        text = file.read()
+    assert "secret-name" not in text and gone not in text and "keep" in text
+
+
+def test_other_processes_replay_changes_instead_of_parsing_the_file(config, monkeypatch):
+    first, second = create_app(config), create_app(config)
+    key = issue_key(first.test_cli_runner())
+    one, two = Api(first.test_client(), key), Api(second.test_client(), key)
+    for n in range(200):  # more than the file keeps changes of: `two` reads it in full
+        one.create(f"kb{n}")
+    assert two.names() == one.names()
+    parsed = []
+    loads = store.orjson.loads
+    monkeypatch.setattr(store.orjson, "loads", lambda raw: parsed.append(len(raw)) or loads(raw))
+    for n in range(3):
+        one.create(f"new{n}")
+    assert two.names() == one.names()
+    assert parsed and max(parsed) < os.path.getsize(config["DB_PATH"]) / 4
+
+
+def test_processes_taking_turns_agree_with_a_fresh_read(config):
+    apps = [create_app(config) for _ in range(3)]
+    key = issue_key(apps[0].test_cli_runner())
+    apis = [Api(app.test_client(), key) for app in apps]
+    turns = random.Random(7)
+    for _ in range(150):
+        api = turns.choice(apis)
+        listed = api.list().json["data"]
+        if listed and turns.random() < 0.3:
+            assert api.delete(turns.choice(listed)["id"]).status_code == 200
+        else:
+            assert api.create(turns.choice("abcdef")).status_code == 200
+    fresh = Api(create_app(config).test_client(), key)
+    for api in apis:
+        assert api.list().json == fresh.list().json
