@@ -99,11 +99,6 @@ def _identity(st):
     return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
-def _close(fd):
-    if fd is not None:
-        os.close(fd)
-
-
 def _remove(path):
     try:
         os.remove(path)
@@ -157,11 +152,41 @@ class _Memory(Storage):
         raise TypeError("the Store changes the parsed tables itself, under its lock")
 
 
+class _Index:
+    """Per tenant table, the largest doc id and the casefolded names: kept up to date from
+    version to version, so that a create need not scan its table."""
+
+    def __init__(self):
+        self._tables = {}
+
+    def of(self, tables, name):
+        """[largest doc id, set of casefolded names] of table `name`."""
+        entry = self._tables.get(name)
+        if entry is None:
+            table = tables.get(name, {})
+            entry = self._tables[name] = [max(map(int, table), default=0),
+                                          {record["name"].casefold() for record in table.values()}]
+        return entry
+
+    def follow(self, tables, changes):
+        """Take in `changes`, before they are applied to `tables`."""
+        for kind, name, doc_id, *record in changes:
+            entry = self._tables.get(name)
+            if entry is None:
+                continue
+            if kind == "put":
+                entry[0] = max(entry[0], int(doc_id))
+                entry[1].add(record[0]["name"].casefold())
+            else:
+                entry[1].discard(tables[name][doc_id]["name"].casefold())
+
+
 class _Snapshot:
     """One version of the file, parsed, with the indexes built from it on demand."""
 
-    def __init__(self, identity, data):
+    def __init__(self, identity, data, index=None):
         self.identity = identity
+        self.index = index or _Index()
         # A new TinyDB per version: its tables cache the next doc id and query results.
         self.db = TinyDB(data, storage=_Memory)
         self.tables = data
@@ -205,6 +230,7 @@ class Store:
         self._mutex = threading.Lock()  # threads of one process share the flock
         self._snapshot = None
         self._held = None  # fd of the snapshot's file
+        self._retired = []  # fds of files it replaced, to close
         try:
             os.makedirs(self.folder, exist_ok=True)
         except OSError as err:
@@ -234,7 +260,7 @@ class Store:
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:
-            _close(self._hold(None))
+            self._hold(None)
             return _Snapshot(None, {})
         except OSError as err:
             raise self._error("cannot read", err) from err
@@ -242,8 +268,8 @@ class Store:
             identity = _identity(os.fstat(fd))
             caught_up = known and self._replay(known, os.pread(fd, HEAD, 0))
             if caught_up:
-                _close(self._hold(fd))
-                return _Snapshot(identity, caught_up)
+                self._hold(fd)
+                return _Snapshot(identity, *caught_up)
             with open(fd, "rb", closefd=False) as file:
                 data = orjson.loads(file.read())
         except OSError as err:
@@ -257,13 +283,13 @@ class Store:
         except ValueError as err:
             os.close(fd)
             raise self._error("not a dataset store", err) from err
-        _close(self._hold(fd))
+        self._hold(fd)
         return _Snapshot(identity, data)
 
     @staticmethod
     def _replay(known, head):
-        """`known`'s tables brought up to the file's version from its changes line, or
-        None if that cannot be done safely (then the file is read in full)."""
+        """`known`'s tables and index brought up to the file's version from its changes
+        line, or None if that cannot be done safely (then the file is read in full)."""
         line = head[:head.find(b"\n")]
         if not line.startswith(b'{"changes":') or not line.endswith(b","):
             return None
@@ -274,16 +300,27 @@ class Store:
                 return None
             tables = known.tables  # `known` is being replaced: its tables can be reused
             for version in versions:
+                known.index.follow(tables, changes[str(version)])
                 _apply(tables, changes[str(version)])
         except (orjson.JSONDecodeError, LookupError, TypeError, AttributeError):
             return None  # a damaged line; the full read says what is wrong
         tables[CHANGES] = changes
-        return tables
+        return tables, known.index
 
     def _hold(self, fd):
-        """Keep `fd` open with the snapshot; return the fd it replaces, for closing."""
-        replaced, self._held = self._held, fd
-        return replaced
+        """Keep `fd` open with the snapshot; the one it replaces is closed by `_latest`."""
+        if self._held is not None:
+            self._retired.append(self._held)
+        self._held = fd
+
+    def _latest(self):
+        """The current snapshot, outside the lock, where closing old files may take a while:
+        the kernel frees a replaced file's blocks when its last descriptor closes."""
+        try:
+            return self._current()
+        finally:
+            while self._retired:
+                os.close(self._retired.pop())
 
     # Writing
 
@@ -301,7 +338,7 @@ class Store:
             os.close(fd)
 
     def _update(self, change):
-        """Run `change(tables)`, which returns (result, changes), on the latest version
+        """Run `change(snapshot)`, which returns (result, changes), on the latest version
         under the lock; commit the changes, if any, and return the result.
 
         Changes are made in place on the parsed tables, in TinyDB's layout: TinyDB's own
@@ -311,17 +348,19 @@ class Store:
             with self._locked():
                 snapshot = self._current()
                 try:
-                    result, changes = change(snapshot.tables)
-                    replaced = self._commit(snapshot, changes) if changes else None
+                    result, changes = change(snapshot)
+                    if changes:
+                        self._commit(snapshot, changes)
                 except BaseException:
                     self._snapshot = None  # it may hold a change that was never committed
                     raise
-            _close(replaced)  # out of the lock: freeing the old file's blocks takes a while
+            self._latest()
         return result
 
     def _commit(self, snapshot, changes):
-        """Write `snapshot` with `changes` as the next version; return the replaced fd."""
+        """Write `snapshot` with `changes` as the next version."""
         tables, version = snapshot.tables, snapshot.version + 1
+        snapshot.index.follow(tables, changes)
         _apply(tables, changes)
         log = tables.setdefault(CHANGES, {})
         if any(change[0] == "del" for change in changes):
@@ -329,8 +368,8 @@ class Store:
         log[str(version)] = changes
         log.pop(str(version - KEPT_CHANGES), None)
         fd = self._write_file(self.path, self.temp_path, _serialise(tables))
-        self._snapshot = _Snapshot(_identity(os.fstat(fd)), tables)
-        return self._hold(fd)
+        self._snapshot = _Snapshot(_identity(os.fstat(fd)), tables, snapshot.index)
+        self._hold(fd)
 
     def _write_file(self, path, temp_path, payload):
         """Replace `path` atomically and durably with `payload`; return its open fd."""
@@ -364,14 +403,14 @@ class Store:
     def find_key(self, digest):
         """The key record with this SHA-256 digest, or None."""
         with self._mutex:
-            return self._current().key(digest)
+            return self._latest().key(digest)
 
     def note_use(self, key, now):
         """Record a key's use, at most once per TOUCH_INTERVAL across all processes."""
         stale = now - TOUCH_INTERVAL
 
-        def touch(tables):  # checked again under the lock: another worker may have done it
-            for doc_id, record in tables.get(KEYS, {}).items():
+        def touch(snapshot):  # checked again under the lock: another worker may have done it
+            for doc_id, record in snapshot.tables.get(KEYS, {}).items():
                 if record["id"] == key["id"] and (record["last_used"] or 0) <= stale:
                     return True, [("put", KEYS, doc_id, {**record, "last_used": now})]
             return False, []
@@ -383,22 +422,22 @@ class Store:
         key = {"id": uuid.uuid4().hex, "tenant": tenant, "name": name, "digest": digest,
                "created": now, "last_used": None}
 
-        def add(tables):
-            return key, [("put", KEYS, _next_id(tables.get(KEYS, {})), key)]
+        def add(snapshot):
+            return key, [("put", KEYS, _next_id(snapshot.tables.get(KEYS, {})), key)]
 
         return self._update(add)
 
     def keys(self):
         with self._mutex:
-            return self._current().db.table(KEYS).all()
+            return self._latest().db.table(KEYS).all()
 
     def revoke_key(self, key_id):
         """Remove the key; False if there is none with that id."""
-        return self._update(lambda tables: _removal(tables, KEYS, key_id))
+        return self._update(lambda snapshot: _removal(snapshot.tables, KEYS, key_id))
 
     def tenant_exists(self, tenant):
         with self._mutex:
-            db = self._current().db
+            db = self._latest().db
             return (TENANT + tenant in db.tables()
                     or db.table(KEYS).contains(Query().tenant == tenant))
 
@@ -406,34 +445,34 @@ class Store:
 
     def create_dataset(self, tenant, name, now):
         """Add a dataset, renamed to `name(N)` if the tenant has the name already."""
-        def add(tables):
-            table = tables.get(TENANT + tenant, {})
-            taken = {record["name"].casefold() for record in table.values()}
+        def add(snapshot):
+            last, taken = snapshot.index.of(snapshot.tables, TENANT + tenant)
             record = {"id": uuid.uuid4().hex, "name": free_name(name, taken),
                       "create_time": now, "update_time": now}
             return {**record, "tenant_id": tenant}, [
-                ("put", TENANT + tenant, _next_id(table), record)]
+                ("put", TENANT + tenant, str(last + 1), record)]
 
         return self._update(add)
 
     def list_datasets(self, tenant, orderby, desc, offset, count, render):
         """A page of the tenant's datasets, each as `render` makes it (always one function)."""
         with self._mutex:
-            snapshot = self._current()
+            snapshot = self._latest()
             rows = snapshot.listing(tenant, orderby, desc)
             rows = rows[offset:] if count == -1 else rows[offset:offset + count]
             return [snapshot.render(row, render) for row in rows]
 
     def delete_dataset(self, tenant, dataset_id):
         """Remove the tenant's dataset; False if the tenant has none with that id."""
-        return self._update(lambda tables: _removal(tables, TENANT + tenant, dataset_id))
+        return self._update(
+            lambda snapshot: _removal(snapshot.tables, TENANT + tenant, dataset_id))
 
     # Operation
 
     def health(self):
         """Raise StoreError if the store cannot be read now."""
         with self._mutex:
-            self._current()
+            self._latest()
 
     def verify(self):
         """Check every record and remove a temporary file a crash left; return counts."""
@@ -442,6 +481,7 @@ class Store:
             self._snapshot = None
             self._snapshot = self._read()
             tables = self._snapshot.tables
+        self._latest()
         tenants = [t for name, t in tables.items() if name.startswith(TENANT)]
         return {"keys": len(tables.get(KEYS, {})), "tenants": len(tenants),
                 "datasets": sum(map(len, tenants))}
@@ -454,6 +494,7 @@ class Store:
             self._snapshot = None
             snapshot = self._snapshot = self._read()
             payload = _serialise(snapshot.tables)
+            self._latest()
         os.close(self._write_file(target, os.path.join(folder, f".{name}.tmp"), payload))
 
 

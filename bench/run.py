@@ -1,6 +1,7 @@
 """Benchmark the service against a ceiling and a SQLite peer with wrk: `.venv/bin/python bench/run.py`."""
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -78,14 +79,18 @@ def make_tenants(size, others):
     return {uuid.uuid4().hex: rows(n) for n in [size] + [max(10, size // 10)] * others}
 
 
+def environment(folder):
+    """The servers' environment: our store and the peer's database in `folder`."""
+    return {**os.environ, "DATASET_API_DB_PATH": os.path.join(folder, "db.json"),
+            "BENCH_PEER_DB": os.path.join(folder, "peer.sqlite")}
+
+
 def fill(folder, tenants):
-    """Write our store's tenant tables and the peer's database; return the env and the keys."""
-    path = os.path.join(folder, "db.json")
-    with open(path, "w") as file:
+    """Write our store's tenant tables and the peer's database; return the first key."""
+    env = environment(folder)
+    with open(env["DATASET_API_DB_PATH"], "w") as file:
         json.dump({f"tenant:{tenant}": {str(i): row for i, row in enumerate(rows, 1)}
                    for tenant, rows in tenants.items()}, file)
-    env = {**os.environ, "DATASET_API_DB_PATH": path,
-           "BENCH_PEER_DB": os.path.join(folder, "peer.sqlite")}
     keys = {}
     for tenant in tenants:  # the CLI adds the keys table; the key is its last line
         out = subprocess.run(
@@ -94,7 +99,7 @@ def fill(folder, tenants):
             timeout=120).stdout
         keys[out.strip().splitlines()[-1]] = tenant
     peer_sqlite.fill(env["BENCH_PEER_DB"], tenants, keys)
-    return env, next(iter(keys))
+    return next(iter(keys))
 
 
 def free_port():
@@ -202,19 +207,37 @@ def wrk(server, op, key, seconds, connections):
     return result
 
 
-def measure(servers, key, args, label):
-    """Rounds of one run per (server, op), the servers' order rotating, so noise hits all alike."""
+@contextlib.contextmanager
+def serving(names, pristine, args, tmp):
+    """gunicorn serving each of `names` on its own fresh copy of the filled `pristine` folder."""
+    servers = []
+    try:
+        for name in names:
+            folder = tempfile.mkdtemp(dir=tmp, prefix=f"{name}-")
+            shutil.copytree(pristine, folder, dirs_exist_ok=True)
+            servers.append(Server(name, environment(folder), args.workers, folder))
+        yield servers
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def measure(names, pristine, key, args, tmp, label):
+    """Rounds of one list run and one create run per server, the servers' order rotating so
+    noise hits all alike; each round serves a fresh copy of the store, so the creates of one
+    run never grow the store that the next run measures."""
     runs = {}
     for rep in range(args.repeats):
-        for op in OPS:
-            turn = servers[rep % len(servers):] + servers[:rep % len(servers)]
-            for server in turn:
-                if args.warmup:
-                    wrk(server, op, key, args.warmup, args.connections)
-                result = wrk(server, op, key, args.duration, args.connections)
-                runs.setdefault((server.name, op), []).append(result)
-                print(f"  {label:>8} {server.name:8} {op:6} {rate(result):8.1f} req/s  "
-                      f"p50 {result['p50_us'] / 1000:7.2f} ms", flush=True)
+        for name in names[rep % len(names):] + names[:rep % len(names)]:
+            with serving([name], pristine, args, tmp) as [server]:
+                server.wait_ready(key)
+                for op in OPS:
+                    if args.warmup:
+                        wrk(server, op, key, args.warmup, args.connections)
+                    result = wrk(server, op, key, args.duration, args.connections)
+                    runs.setdefault((name, op), []).append(result)
+                    print(f"  {label:>8} {name:8} {op:6} {rate(result):8.1f} req/s  "
+                          f"p50 {result['p50_us'] / 1000:7.2f} ms", flush=True)
     return runs
 
 
@@ -233,17 +256,13 @@ def summary(results):
 
 def bench_at(size, names, args, tmp):
     """Fill a store of `size` datasets, serve it from each of `names`, and measure them."""
-    folder = tempfile.mkdtemp(dir=tmp, prefix=f"n{size}-")
-    env, key = fill(folder, make_tenants(size, args.others))
-    servers = [Server(name, env, args.workers, folder) for name in names]
-    try:
+    pristine = tempfile.mkdtemp(dir=tmp, prefix=f"n{size}-")
+    key = fill(pristine, make_tenants(size, args.others))
+    with serving(names, pristine, args, tmp) as servers:
         for server in servers:
             server.wait_ready(key)
         check_shapes(servers, key)
-        return measure(servers, key, args, f"N={size}")
-    finally:
-        for server in servers:
-            server.stop()
+    return measure(names, pristine, key, args, tmp, f"N={size}")
 
 
 def machine():
