@@ -58,7 +58,8 @@ def handle_http_error(error):
 
 def handle_store_error(error):
     current_app.logger.error("Store unavailable: %s", error)
-    return envelope(500, EXCEPTION_ERROR, "The data store is unavailable; the server log says why.")
+    return envelope(500, EXCEPTION_ERROR,
+                    "The data store is unavailable; the server log says why.")
 
 
 def init_app(app):

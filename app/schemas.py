@@ -2,10 +2,11 @@
 
 import re
 import unicodedata
-
 from email.utils import formatdate
+
 from flask import current_app
-from marshmallow import EXCLUDE, missing, Schema, ValidationError, fields, post_load, pre_load, validate
+from marshmallow import (EXCLUDE, Schema, ValidationError, fields, missing, post_load, pre_load,
+                         validate)
 
 from app.errors import ARGUMENT_ERROR, ApiError, first_message
 

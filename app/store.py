@@ -106,9 +106,9 @@ def _remove(path):
         pass
 
 
-def _next_id(table):
-    """TinyDB's next doc id for `table`: one more than the largest, so ids follow creation."""
-    return str(max(map(int, table), default=0) + 1)
+def _largest_id(table):
+    """The largest TinyDB doc id of `table`: the next is one more, so ids follow creation."""
+    return max(map(int, table), default=0)
 
 
 def _removal(tables, name, record_id):
@@ -164,12 +164,13 @@ class _Index:
         entry = self._tables.get(name)
         if entry is None:
             table = tables.get(name, {})
-            entry = self._tables[name] = [max(map(int, table), default=0),
+            entry = self._tables[name] = [_largest_id(table),
                                           {record["name"].casefold() for record in table.values()}]
         return entry
 
     def follow(self, tables, changes):
-        """Take in `changes`, before they are applied to `tables`."""
+        """Take in `changes`, before they are applied to `tables` (a put on a tenant table
+        always adds a record: datasets are never changed in place)."""
         for kind, name, doc_id, *record in changes:
             entry = self._tables.get(name)
             if entry is None:
@@ -187,7 +188,7 @@ class _Snapshot:
     def __init__(self, identity, data, index=None):
         self.identity = identity
         self.index = index or _Index()
-        # A new TinyDB per version: its tables cache the next doc id and query results.
+        # A new TinyDB per version: its tables cache query results.
         self.db = TinyDB(data, storage=_Memory)
         self.tables = data
         self.version = _version(data)
@@ -423,7 +424,7 @@ class Store:
                "created": now, "last_used": None}
 
         def add(snapshot):
-            return key, [("put", KEYS, _next_id(snapshot.tables.get(KEYS, {})), key)]
+            return key, [("put", KEYS, str(_largest_id(snapshot.tables.get(KEYS, {})) + 1), key)]
 
         return self._update(add)
 
