@@ -31,7 +31,7 @@ CHANGES = "changes"  # version -> the changes of that commit, for the last KEPT_
 KEPT_CHANGES = 32
 HEAD = 65536  # bytes read to find the changes line
 TENANT = "tenant:"  # prefix of the tables that each hold one tenant's datasets
-TENANT_ID = re.compile(r"[0-9a-f]{32}")
+TENANT_TABLE = re.compile(re.escape(TENANT) + r"[0-9a-f]{32}")
 TOUCH_INTERVAL = 60_000  # ms: a key's last use is written at most once a minute
 
 # Ties are broken by the TinyDB doc id, which grows with each insert: creation order.
@@ -70,8 +70,29 @@ def free_name(name, taken):
     return candidate
 
 
+def _change_ok(change):
+    """A change as `_apply` takes it, of a record that is valid in its table."""
+    if type(change) is not list or len(change) not in (3, 4) or type(change[2]) is not str:
+        return False
+    valid = _validator(change[1])
+    if valid in (None, _changes_ok) or not change[2].isdecimal():
+        return False
+    return change[0] == "del" if len(change) == 3 else change[0] == "put" and valid(change[3])
+
+
 def _changes_ok(changes):
-    return type(changes) is list
+    return type(changes) is list and all(map(_change_ok, changes))
+
+
+def _validator(name):
+    """The check of a record of table `name`, or None if the store has no such table."""
+    if name == CHANGES:
+        return _changes_ok
+    if name == KEYS:
+        return _key_ok
+    if isinstance(name, str) and TENANT_TABLE.fullmatch(name):
+        return _dataset_ok
+    return None
 
 
 def check_shape(data):
@@ -79,13 +100,8 @@ def check_shape(data):
     if not isinstance(data, dict):
         raise ValueError("the top level is not a JSON object")
     for name, table in data.items():
-        if name == CHANGES:
-            valid = _changes_ok
-        elif name == KEYS:
-            valid = _key_ok
-        elif name.startswith(TENANT) and TENANT_ID.fullmatch(name[len(TENANT):]):
-            valid = _dataset_ok
-        else:
+        valid = _validator(name)
+        if valid is None:
             raise ValueError(f"unexpected table {name!r}")
         if not isinstance(table, dict):
             raise ValueError(f"table {name!r} is not a JSON object")
@@ -291,19 +307,20 @@ class Store:
     def _replay(known, head):
         """`known`'s tables and index brought up to the file's version from its changes
         line, or None if that cannot be done safely (then the file is read in full)."""
-        line = head[:head.find(b"\n")]
-        if not line.startswith(b'{"changes":') or not line.endswith(b","):
+        end = head.find(b"\n")
+        line = head[:end]
+        if end < 0 or not line.startswith(b'{"changes":') or not line.endswith(b","):
             return None
         try:
             changes = orjson.loads(line[:-1] + b"}")[CHANGES]
             versions = range(known.version + 1, _version({CHANGES: changes}) + 1)
-            if not versions or any(str(v) not in changes for v in versions):
+            if not versions or not all(_changes_ok(changes.get(str(v))) for v in versions):
                 return None
             tables = known.tables  # `known` is being replaced: its tables can be reused
             for version in versions:
                 known.index.follow(tables, changes[str(version)])
                 _apply(tables, changes[str(version)])
-        except (orjson.JSONDecodeError, LookupError, TypeError, AttributeError):
+        except (ValueError, LookupError, TypeError, AttributeError):
             return None  # a damaged line; the full read says what is wrong
         tables[CHANGES] = changes
         return tables, known.index

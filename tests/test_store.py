@@ -116,3 +116,34 @@ def test_processes_taking_turns_agree_with_a_fresh_read(config):
     fresh = Api(create_app(config).test_client(), key)
     for api in apis:
         assert api.list().json == fresh.list().json
+
+
+RECORD = {"id": "f" * 32, "name": "new", "create_time": 1, "update_time": 1}
+
+
+@pytest.mark.parametrize("skip, changes, status", [
+    (1, [["put", "TENANT", "9", RECORD]], 200),  # a version missing: read in full
+    (0, [["put"]], 500),  # damaged: the full read refuses the file
+    (0, [["put", "TENANT", "x", RECORD]], 500),
+    (0, [["put", "TENANT", "9", {"name": "x"}]], 500),
+    (0, [["drop", "keys", "1"]], 500),
+    (0, {"not": "a list"}, 500),
+])
+def test_changes_that_cannot_be_replayed_mean_a_full_read(config, skip, changes, status):
+    first, second = create_app(config), create_app(config)
+    key = issue_key(first.test_cli_runner())
+    one, two = Api(first.test_client(), key), Api(second.test_client(), key)
+    one.create("kb")
+    assert two.names() == ["kb"]
+    with open(config["DB_PATH"], "rb") as file:
+        data = json.loads(file.read())
+    tenant = next(name for name in data if name.startswith("tenant:"))
+    data[tenant]["1"]["name"] = "edited"
+    changes = json.loads(json.dumps(changes).replace("TENANT", tenant))
+    data["changes"] = {str(max(map(int, data["changes"])) + 1 + skip): changes}
+    with open(config["DB_PATH"], "wb") as file:
+        file.write(store._serialise(data))
+    response = two.list()
+    assert response.status_code == status
+    if status == 200:
+        assert [record["name"] for record in response.json["data"]] == ["edited"]
