@@ -48,8 +48,8 @@ def authenticate():
     if header is None:
         raise unauthorized("Authorization header is missing.")
     key = key_from_header(header)
-    wanted = digest(key) if key else ""
-    record = get_store().find_key(wanted) if key else None
+    wanted = digest(key) if key else None
+    record = get_store().find_key(wanted) if wanted else None
     if record is None or not hmac.compare_digest(record["digest"], wanted):
         raise unauthorized("Token is invalid.")
     try:

@@ -36,16 +36,22 @@ def test_layout_is_by_tenant_and_keeps_only_what_varies(api, other, key, config)
     assert key not in json.dumps(data)
 
 
-def test_every_app_on_the_file_sees_every_change(config):
+def two_processes(config):
+    """Two apps on one store, as two gunicorn workers would be, sharing one key."""
     first, second = create_app(config), create_app(config)
     key = issue_key(first.test_cli_runner())
-    one, two = Api(first.test_client(), key), Api(second.test_client(), key)
+    return Api(first.test_client(), key), Api(second.test_client(), key)
+
+
+def test_every_app_on_the_file_sees_every_change(config):
+    one, two = two_processes(config)
     one.create("kb")
     assert two.names() == ["kb"]
     assert two.create("KB").json["data"]["dataset_name"] == "KB(1)"
     assert one.names() == ["KB(1)", "kb"]
     one.delete(one.list().json["data"][1]["id"])
     assert two.names() == ["KB(1)"]
+    first = one.client.application
     [key_id] = [k["id"] for k in first.extensions["store"].keys()]
     first.test_cli_runner().invoke(args=["keys", "revoke", key_id])
     assert two.list().status_code == 401
@@ -86,9 +92,7 @@ def test_a_deleted_dataset_leaves_nothing_in_the_file(api, config):
 
 
 def test_other_processes_replay_changes_instead_of_parsing_the_file(config, monkeypatch):
-    first, second = create_app(config), create_app(config)
-    key = issue_key(first.test_cli_runner())
-    one, two = Api(first.test_client(), key), Api(second.test_client(), key)
+    one, two = two_processes(config)
     for n in range(200):  # more than the file keeps changes of: `two` reads it in full
         one.create(f"kb{n}")
     assert two.names() == one.names()
@@ -130,9 +134,7 @@ RECORD = {"id": "f" * 32, "name": "new", "create_time": 1, "update_time": 1}
     (0, {"not": "a list"}, 500),
 ])
 def test_changes_that_cannot_be_replayed_mean_a_full_read(config, skip, changes, status):
-    first, second = create_app(config), create_app(config)
-    key = issue_key(first.test_cli_runner())
-    one, two = Api(first.test_client(), key), Api(second.test_client(), key)
+    one, two = two_processes(config)
     one.create("kb")
     assert two.names() == ["kb"]
     with open(config["DB_PATH"], "rb") as file:
