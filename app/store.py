@@ -148,10 +148,10 @@ def _version(tables):
     return max(map(int, tables.get(CHANGES, {})), default=0)
 
 
-def _serialise(tables):
+def _serialise(tables, encode=lambda name, table: orjson.dumps(table)):
     """The file: one JSON object with a table per line, the changes first."""
     ordered = sorted(tables.items(), key=lambda item: item[0] != CHANGES)
-    lines = (orjson.dumps(name) + b":" + orjson.dumps(table) for name, table in ordered)
+    lines = (orjson.dumps(name) + b":" + encode(name, table) for name, table in ordered)
     return b"{" + b",\n".join(lines) + b"}\n"
 
 
@@ -168,12 +168,23 @@ class _Memory(Storage):
         raise TypeError("the Store changes the parsed tables itself, under its lock")
 
 
-class _Index:
-    """Per tenant table, the largest doc id and the casefolded names: kept up to date from
-    version to version, so that a create need not scan its table."""
+class _Derived:
+    """What is derived from the tables and kept up to date from version to version, so that
+    a commit need not scan or encode a whole table again: per tenant table, the largest doc
+    id and the casefolded names; per table, its JSON."""
 
     def __init__(self):
         self._tables = {}
+        self._json = {}
+
+    def encode(self, name, table):
+        """Table `name`'s JSON: encoded again only when a change could not be spliced in."""
+        if name == CHANGES:  # every commit changes it
+            return orjson.dumps(table)
+        encoded = self._json.get(name)
+        if encoded is None:
+            encoded = self._json[name] = orjson.dumps(table)
+        return encoded
 
     def of(self, tables, name):
         """[largest doc id, set of casefolded names] of table `name`."""
@@ -188,6 +199,11 @@ class _Index:
         """Take in `changes`, before they are applied to `tables` (a put on a tenant table
         always adds a record: datasets are never changed in place)."""
         for kind, name, doc_id, *record in changes:
+            encoded = self._json.pop(name, None)
+            if encoded is not None and kind == "put" and doc_id not in tables.get(name, {}):
+                # A new doc id goes to the end of its table, and so of the table's JSON.
+                added = orjson.dumps({doc_id: record[0]})
+                self._json[name] = added if encoded == b"{}" else encoded[:-1] + b"," + added[1:]
             entry = self._tables.get(name)
             if entry is None:
                 continue
@@ -201,9 +217,9 @@ class _Index:
 class _Snapshot:
     """One version of the file, parsed, with the indexes built from it on demand."""
 
-    def __init__(self, identity, data, index=None):
+    def __init__(self, identity, data, derived=None):
         self.identity = identity
-        self.index = index or _Index()
+        self.derived = derived or _Derived()
         # A new TinyDB per version: its tables cache query results.
         self.db = TinyDB(data, storage=_Memory)
         self.tables = data
@@ -305,7 +321,7 @@ class Store:
 
     @staticmethod
     def _replay(known, head):
-        """`known`'s tables and index brought up to the file's version from its changes
+        """`known`'s tables and derived state brought up to the file's version from its changes
         line, or None if that cannot be done safely (then the file is read in full)."""
         end = head.find(b"\n")
         line = head[:end]
@@ -318,12 +334,12 @@ class Store:
                 return None
             tables = known.tables  # `known` is being replaced: its tables can be reused
             for version in versions:
-                known.index.follow(tables, changes[str(version)])
+                known.derived.follow(tables, changes[str(version)])
                 _apply(tables, changes[str(version)])
         except (ValueError, LookupError, TypeError, AttributeError):
             return None  # a damaged line; the full read says what is wrong
         tables[CHANGES] = changes
-        return tables, known.index
+        return tables, known.derived
 
     def _hold(self, fd):
         """Keep `fd` open with the snapshot; the one it replaces is closed by `_latest`."""
@@ -372,25 +388,31 @@ class Store:
                 except BaseException:
                     self._snapshot = None  # it may hold a change that was never committed
                     raise
+            # Out of the lock, before the answer: a later writer's rename that this fsync
+            # may persist instead is of a file fsynced already, holding this change too.
+            if changes:
+                self._sync_folder(self.folder)
             self._latest()
         return result
 
     def _commit(self, snapshot, changes):
         """Write `snapshot` with `changes` as the next version."""
         tables, version = snapshot.tables, snapshot.version + 1
-        snapshot.index.follow(tables, changes)
+        snapshot.derived.follow(tables, changes)
         _apply(tables, changes)
         log = tables.setdefault(CHANGES, {})
         if any(change[0] == "del" for change in changes):
             log.clear()  # no removed record may linger in the file; those behind read it all
         log[str(version)] = changes
         log.pop(str(version - KEPT_CHANGES), None)
-        fd = self._write_file(self.path, self.temp_path, _serialise(tables))
-        self._snapshot = _Snapshot(_identity(os.fstat(fd)), tables, snapshot.index)
+        payload = _serialise(tables, snapshot.derived.encode)
+        fd = self._write_file(self.path, self.temp_path, payload)
+        self._snapshot = _Snapshot(_identity(os.fstat(fd)), tables, snapshot.derived)
         self._hold(fd)
 
     def _write_file(self, path, temp_path, payload):
-        """Replace `path` atomically and durably with `payload`; return its open fd."""
+        """Replace `path` atomically with `payload`, synced; return its open fd. The
+        rename is durable once the folder is synced too."""
         try:
             fd = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         except OSError as err:
@@ -405,16 +427,17 @@ class Store:
             os.close(fd)
             _remove(temp_path)
             raise self._error("cannot write", err) from err
+        return fd
+
+    def _sync_folder(self, path):
         try:
-            folder = os.open(os.path.dirname(path), os.O_RDONLY)
+            folder = os.open(path, os.O_RDONLY)
             try:
                 os.fsync(folder)
             finally:
                 os.close(folder)
         except OSError as err:
-            os.close(fd)
             raise self._error("cannot sync its folder", err) from err
-        return fd
 
     # Keys
 
@@ -464,7 +487,7 @@ class Store:
     def create_dataset(self, tenant, name, now):
         """Add a dataset, renamed to `name(N)` if the tenant has the name already."""
         def add(snapshot):
-            last, taken = snapshot.index.of(snapshot.tables, TENANT + tenant)
+            last, taken = snapshot.derived.of(snapshot.tables, TENANT + tenant)
             record = {"id": uuid.uuid4().hex, "name": free_name(name, taken),
                       "create_time": now, "update_time": now}
             return {**record, "tenant_id": tenant}, [
@@ -514,6 +537,7 @@ class Store:
             payload = _serialise(snapshot.tables)
             self._latest()
         os.close(self._write_file(target, os.path.join(folder, f".{name}.tmp"), payload))
+        self._sync_folder(folder)
 
 
 def init_app(app):

@@ -120,6 +120,9 @@ def test_processes_taking_turns_agree_with_a_fresh_read(config):
     fresh = Api(create_app(config).test_client(), key)
     for api in apis:
         assert api.list().json == fresh.list().json
+    with open(config["DB_PATH"], "rb") as file:  # written from JSON kept across versions
+        assert file.read() == store._serialise(json.loads(json.dumps(
+            fresh.client.application.extensions["store"]._latest().tables)))
 
 
 RECORD = {"id": "f" * 32, "name": "new", "create_time": 1, "update_time": 1}
