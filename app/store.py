@@ -203,7 +203,8 @@ class _Derived:
             if encoded is not None and kind == "put" and doc_id not in tables.get(name, {}):
                 # A new doc id goes to the end of its table, and so of the table's JSON.
                 added = orjson.dumps({doc_id: record[0]})
-                self._json[name] = added if encoded == b"{}" else encoded[:-1] + b"," + added[1:]
+                self._json[name] = (added if encoded == b"{}"
+                                    else b"".join((encoded[:-1], b",", added[1:])))
             entry = self._tables.get(name)
             if entry is None:
                 continue
