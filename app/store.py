@@ -518,12 +518,12 @@ class Store:
 
     def verify(self):
         """Check every record and remove a temporary file a crash left; return counts."""
-        with self._mutex, self._locked():
-            _remove(self.temp_path)
-            self._snapshot = None
-            self._snapshot = self._read()
-            tables = self._snapshot.tables
-        self._latest()
+        with self._mutex:
+            with self._locked():
+                _remove(self.temp_path)
+                self._snapshot = None
+                self._snapshot = self._read()
+            tables = self._latest().tables
         tenants = [t for name, t in tables.items() if name.startswith(TENANT)]
         return {"keys": len(tables.get(KEYS, {})), "tenants": len(tenants),
                 "datasets": sum(map(len, tenants))}
