@@ -276,7 +276,7 @@ class Store:
     # Reading
 
     def _current(self):
-        """The snapshot of the file as it is now, parsed again only if it changed."""
+        """The snapshot of the file as it is now, read again only if the file changed."""
         try:
             identity = _identity(os.stat(self.path))
         except FileNotFoundError:
