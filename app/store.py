@@ -145,7 +145,7 @@ def _apply(tables, changes):
 
 
 def _version(tables):
-    return max(map(int, tables.get(CHANGES, {})), default=0)
+    return _largest_id(tables.get(CHANGES, {}))
 
 
 def _serialise(tables, encode=lambda name, table: orjson.dumps(table)):
@@ -330,7 +330,7 @@ class Store:
             return None
         try:
             changes = orjson.loads(line[:-1] + b"}")[CHANGES]
-            versions = range(known.version + 1, _version({CHANGES: changes}) + 1)
+            versions = range(known.version + 1, _largest_id(changes) + 1)
             if not versions or not all(_changes_ok(changes.get(str(v))) for v in versions):
                 return None
             tables = known.tables  # `known` is being replaced: its tables can be reused
