@@ -15,11 +15,12 @@ else (no such line, a gap, a version not ahead of ours) is read in full.
 """
 
 import fcntl
+import functools
 import os
 import re
 import threading
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import orjson
 from flask import current_app
@@ -28,11 +29,15 @@ from tinydb.storages import Storage
 
 KEYS = "keys"
 CHANGES = "changes"  # version -> the changes of that commit, for the last KEPT_CHANGES
-KEPT_CHANGES = 32
+KEPT_CHANGES = 8
 HEAD = 65536  # bytes read to find the changes line
+MERGE_PARTS = 64  # a table's JSON is kept in at most this many pieces before they are joined
+IOV_MAX = os.sysconf("SC_IOV_MAX")  # pieces per os.writev
 TENANT = "tenant:"  # prefix of the tables that each hold one tenant's datasets
 TENANT_TABLE = re.compile(re.escape(TENANT) + r"[0-9a-f]{32}")
 TOUCH_INTERVAL = 60_000  # ms: a key's last use is written at most once a minute
+APPLIED = "applied"  # queued change id -> its result, until the process that queued it reads it
+QUEUED_ID = re.compile(r"[0-9a-f]{32}")
 
 # Ties are broken by the TinyDB doc id, which grows with each insert: creation order.
 ORDERINGS = {
@@ -70,12 +75,17 @@ def free_name(name, taken):
     return candidate
 
 
+def _applied_ok(doc):
+    result = doc.get("result", 0) if type(doc) is dict and len(doc) == 1 else 0
+    return type(result) is bool or _dataset_ok(result)
+
+
 def _change_ok(change):
     """A change as `_apply` takes it, of a record that is valid in its table."""
     if type(change) is not list or len(change) not in (3, 4) or type(change[2]) is not str:
         return False
     valid = _validator(change[1])
-    if valid in (None, _changes_ok) or not change[2].isdecimal():
+    if valid in (None, _changes_ok) or not _id_checker(change[1])(change[2]):
         return False
     return change[0] == "del" if len(change) == 3 else change[0] == "put" and valid(change[3])
 
@@ -90,9 +100,16 @@ def _validator(name):
         return _changes_ok
     if name == KEYS:
         return _key_ok
+    if name == APPLIED:
+        return _applied_ok
     if isinstance(name, str) and TENANT_TABLE.fullmatch(name):
         return _dataset_ok
     return None
+
+
+def _id_checker(name):
+    """The check of a record id of table `name`: TinyDB's doc ids, but for queued changes."""
+    return QUEUED_ID.fullmatch if name == APPLIED else str.isdecimal
 
 
 def check_shape(data):
@@ -106,8 +123,9 @@ def check_shape(data):
         if not isinstance(table, dict):
             raise ValueError(f"table {name!r} is not a JSON object")
         # map() keeps this loop in C: it runs on every parse of the file.
-        if not (all(map(str.isdecimal, table)) and all(map(valid, table.values()))):
-            bad = next(i for i, doc in table.items() if not (i.isdecimal() and valid(doc)))
+        id_ok = _id_checker(name)
+        if not (all(map(id_ok, table)) and all(map(valid, table.values()))):
+            bad = next(i for i, doc in table.items() if not (id_ok(i) and valid(doc)))
             raise ValueError(f"record {bad!r} of table {name!r} is malformed")
 
 
@@ -144,15 +162,59 @@ def _apply(tables, changes):
             del tables[change[1]][change[2]]
 
 
+def _create(tenant, name, now, snapshot):
+    """A new dataset of the tenant's, named `name(N)` if the tenant has the name already."""
+    last, taken = snapshot.derived.of(snapshot.tables, TENANT + tenant)
+    record = {"id": uuid.uuid4().hex, "name": free_name(name, taken),
+              "create_time": now, "update_time": now}
+    return record, [("put", TENANT + tenant, str(last + 1), record)]
+
+
+def _delete(tenant, dataset_id, snapshot):
+    return _removal(snapshot.tables, TENANT + tenant, dataset_id)
+
+
+# The changes one process may queue for another to commit, with their arguments' types
+# (the first is always the tenant); the function takes them, then the snapshot.
+QUEUEABLE = {"create": (_create, (str, str, int)), "delete": (_delete, (str, str))}
+
+
+def _queued_change(data):
+    """The change a queued file asks for, as a function of a snapshot; None if malformed."""
+    try:
+        operation, *args = orjson.loads(data)
+        function, types = QUEUEABLE[operation]
+    except (ValueError, TypeError, KeyError):
+        return None
+    if (len(args) != len(types) or not all(type(a) is t for a, t in zip(args, types))
+            or not TENANT_TABLE.fullmatch(TENANT + args[0])):
+        return None
+    return functools.partial(function, *args)
+
+
 def _version(tables):
     return _largest_id(tables.get(CHANGES, {}))
 
 
-def _serialise(tables, encode=lambda name, table: orjson.dumps(table)):
-    """The file: one JSON object with a table per line, the changes first."""
-    ordered = sorted(tables.items(), key=lambda item: item[0] != CHANGES)
-    lines = (orjson.dumps(name) + b":" + encode(name, table) for name, table in ordered)
-    return b"{" + b",\n".join(lines) + b"}\n"
+def _serialise(tables, encode=lambda name, table: [orjson.dumps(table)]):
+    """The file, as pieces of bytes to write one after the other: one JSON object with a
+    table per line, the changes first. `encode` gives a table's JSON in pieces."""
+    pieces = []
+    for name, table in sorted(tables.items(), key=lambda item: item[0] != CHANGES):
+        pieces += (b",\n", orjson.dumps(name) + b":", *encode(name, table))
+    return [b"{", *pieces[1:], b"}\n"]
+
+
+def _write_all(fd, pieces):
+    """Write `pieces` one after the other, with as few system calls as it takes."""
+    done = 0
+    while done < len(pieces):
+        written = os.writev(fd, pieces[done:done + IOV_MAX])
+        while done < len(pieces) and written >= len(pieces[done]):
+            written -= len(pieces[done])
+            done += 1
+        if written:
+            pieces[done] = memoryview(pieces[done])[written:]
 
 
 class _Memory(Storage):
@@ -171,20 +233,22 @@ class _Memory(Storage):
 class _Derived:
     """What is derived from the tables and kept up to date from version to version, so that
     a commit need not scan or encode a whole table again: per tenant table, the largest doc
-    id and the casefolded names; per table, its JSON."""
+    id and the casefolded names; per table, its JSON, as pieces without the closing brace
+    (a new record is appended as one more piece)."""
 
     def __init__(self):
         self._tables = {}
         self._json = {}
 
     def encode(self, name, table):
-        """Table `name`'s JSON: encoded again only when a change could not be spliced in."""
+        """Table `name`'s JSON in pieces: encoded again only when a change could not be
+        appended."""
         if name == CHANGES:  # every commit changes it
-            return orjson.dumps(table)
-        encoded = self._json.get(name)
-        if encoded is None:
-            encoded = self._json[name] = orjson.dumps(table)
-        return encoded
+            return [orjson.dumps(table)]
+        pieces = self._json.get(name)
+        if pieces is None:
+            pieces = self._json[name] = [orjson.dumps(table)[:-1]]
+        return [*pieces, b"}"]
 
     def of(self, tables, name):
         """[largest doc id, set of casefolded names] of table `name`."""
@@ -199,12 +263,14 @@ class _Derived:
         """Take in `changes`, before they are applied to `tables` (a put on a tenant table
         always adds a record: datasets are never changed in place)."""
         for kind, name, doc_id, *record in changes:
-            encoded = self._json.pop(name, None)
-            if encoded is not None and kind == "put" and doc_id not in tables.get(name, {}):
+            pieces = self._json.pop(name, None)
+            if pieces is not None and kind == "put" and doc_id not in tables.get(name, {}):
                 # A new doc id goes to the end of its table, and so of the table's JSON.
-                added = orjson.dumps({doc_id: record[0]})
-                self._json[name] = (added if encoded == b"{}"
-                                    else b"".join((encoded[:-1], b",", added[1:])))
+                added = orjson.dumps({doc_id: record[0]})[1:-1]
+                pieces.append(added if pieces == [b"{"] else b"," + added)
+                if len(pieces) > MERGE_PARTS:
+                    pieces[:] = [b"".join(pieces)]
+                self._json[name] = pieces
             entry = self._tables.get(name)
             if entry is None:
                 continue
@@ -261,6 +327,7 @@ class Store:
         self.folder, name = os.path.split(self.path)
         self.lock_path = self.path + ".lock"
         self.temp_path = os.path.join(self.folder, f".{name}.tmp")
+        self.queue = os.path.join(self.folder, f".{name}.queue")  # see `_update`
         self._mutex = threading.Lock()  # threads of one process share the flock
         self._snapshot = None
         self._held = None  # fd of the snapshot's file
@@ -360,68 +427,182 @@ class Store:
     # Writing
 
     @contextmanager
-    def _locked(self):
-        """The cross-process lock: an exclusive flock, released even if the process dies."""
+    def _lock_file(self):
+        """The cross-process lock's file, open: an flock on it is released even if the
+        process dies."""
         try:
-            fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+            try:  # O_CREAT would take the folder's lock, which every rename takes too
+                fd = os.open(self.lock_path, os.O_RDWR)
+            except FileNotFoundError:
+                fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o600)
         except OSError as err:
             raise self._error("cannot open the lock file", err) from err
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
+            yield fd
         finally:
             os.close(fd)
 
-    def _update(self, change):
+    def _update(self, change, queueable=None):
         """Run `change(snapshot)`, which returns (result, changes), on the latest version
-        under the lock; commit the changes, if any, and return the result.
+        under the exclusive lock, commit the changes, if any, and return the result.
 
-        Changes are made in place on the parsed tables, in TinyDB's layout: TinyDB's own
-        insert and remove would copy the whole table twice per change.
+        Group commit: when another process holds the lock, a change of QUEUEABLE, given
+        as `queueable` = (operation, *arguments), is queued in a file for that process to
+        commit with its own, in the same write. This process waits for the lock and reads
+        its result from the committed file, where it stays until the queued file is gone;
+        or it commits the change itself if the holder did not take it up. The queued file
+        is flocked while this process waits, so a holder never takes up the change of a
+        process that died: it removes its file instead.
         """
         with self._mutex:
-            with self._locked():
-                snapshot = self._current()
+            with self._lock_file() as lock:
+                queued, queued_fd = self._queue(lock, queueable) if queueable else (None, None)
                 try:
-                    result, changes = change(snapshot)
-                    if changes:
-                        self._commit(snapshot, changes)
-                except BaseException:
-                    self._snapshot = None  # it may hold a change that was never committed
-                    raise
-            # Out of the lock, before the answer: a later writer's rename that this fsync
-            # may persist instead is of a file fsynced already, holding this change too.
-            if changes:
+                    done = None
+                    if queued:
+                        fcntl.flock(lock, fcntl.LOCK_SH)  # once the holder has committed
+                        done = self._done(queued)
+                    if done is None:
+                        fcntl.flock(lock, fcntl.LOCK_EX)
+                        done = queued and self._done(queued)
+                    if done is None:
+                        result, unsynced = self._lead(change, queued, lock)
+                    else:
+                        result, unsynced = done["result"], not self._synced(lock)
+                finally:
+                    if queued:
+                        _remove(self._queued_path(queued))
+                        os.close(queued_fd)
+            if unsynced:
                 self._sync_folder(self.folder)
             self._latest()
         return result
 
+    def _queued_path(self, queued):
+        return os.path.join(self.queue, queued + ".req")
+
+    def _queue(self, lock, queueable):
+        """Take the lock if it is free and return (None, None); else queue the change in a
+        file of its own, flocked, and return its id and descriptor ((None, None) as well
+        if it cannot be written)."""
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return None, None
+        except BlockingIOError:
+            pass
+        queued = uuid.uuid4().hex
+        temp = os.path.join(self.queue, queued + ".tmp")
+        try:
+            os.makedirs(self.queue, exist_ok=True)
+            fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except OSError:
+            return None, None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            _write_all(fd, [orjson.dumps(queueable)])
+            os.rename(temp, self._queued_path(queued))  # whole, as the lock holder reads it
+        except OSError:
+            os.close(fd)
+            with suppress(OSError):
+                os.remove(temp)
+            return None, None
+        return queued, fd
+
+    def _done(self, queued):
+        """Under the lock: the committed result of the queued change, or None if it is
+        still waiting."""
+        done = self._current().tables.get(APPLIED, {}).get(queued)
+        if done is None and not os.path.exists(self._queued_path(queued)):
+            raise StoreError(f"{self.path}: a change queued by this process was removed")
+        return done
+
+    def _synced(self, lock):
+        return os.pread(lock, 64, 0) == repr(self._snapshot.identity).encode().ljust(64)
+
+    def _lead(self, change, own, lock):
+        """Under the exclusive lock: run `change` and the changes other processes queued
+        on the latest version, commit all their changes as one version, and return
+        (`change`'s result, whether anything was committed)."""
+        snapshot, staged = self._current(), []
+
+        def stage(changes):
+            snapshot.derived.follow(snapshot.tables, changes)
+            _apply(snapshot.tables, changes)
+            staged.extend(changes)
+
+        try:
+            result, changes = change(snapshot)
+            stage(changes)
+            applied = snapshot.tables.get(APPLIED, {})
+            queued = self._waiting(own)
+            stage([("del", APPLIED, done) for done in applied if done not in queued])
+            for queued_id, other in queued.items():
+                if queued_id not in applied and other:
+                    found, changes = other(snapshot)
+                    stage([*changes, ("put", APPLIED, queued_id, {"result": found})])
+            if staged:
+                self._commit(snapshot, staged)
+        except BaseException:
+            self._snapshot = None  # it may hold a change that was never committed
+            raise
+        if staged:
+            self._sync_folder(self.folder)
+            os.pwrite(lock, repr(self._snapshot.identity).encode().ljust(64), 0)
+        return result, False
+
+    def _waiting(self, own):
+        """{id: change} of the changes other processes have queued and wait for (change
+        None if the file is malformed). The files of processes that died are removed."""
+        waiting = {}
+        try:
+            entries = list(os.scandir(self.queue))
+        except FileNotFoundError:
+            return waiting
+        except OSError as err:
+            raise self._error("cannot read its queue", err) from err
+        for entry in entries:
+            queued_id, _, kind = entry.name.partition(".")
+            if queued_id == own:
+                continue
+            try:
+                fd = os.open(entry.path, os.O_RDONLY)
+            except FileNotFoundError:  # a .tmp just renamed
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+                _remove(entry.path)  # its process died
+            except BlockingIOError:  # its process waits
+                if kind == "req" and QUEUED_ID.fullmatch(queued_id):
+                    with open(fd, "rb", closefd=False) as file:
+                        waiting[queued_id] = _queued_change(file.read())
+            except OSError as err:
+                raise self._error("cannot read its queue", err) from err
+            finally:
+                os.close(fd)
+        return waiting
+
     def _commit(self, snapshot, changes):
-        """Write `snapshot` with `changes` as the next version."""
+        """Write `snapshot`, whose tables have `changes` made already, as the next version."""
         tables, version = snapshot.tables, snapshot.version + 1
-        snapshot.derived.follow(tables, changes)
-        _apply(tables, changes)
         log = tables.setdefault(CHANGES, {})
-        if any(change[0] == "del" for change in changes):
+        if any(change[0] == "del" and change[1] != APPLIED for change in changes):
             log.clear()  # no removed record may linger in the file; those behind read it all
         log[str(version)] = changes
         log.pop(str(version - KEPT_CHANGES), None)
-        payload = _serialise(tables, snapshot.derived.encode)
-        fd = self._write_file(self.path, self.temp_path, payload)
+        fd = self._write_file(self.path, self.temp_path,
+                              _serialise(tables, snapshot.derived.encode))
         self._snapshot = _Snapshot(_identity(os.fstat(fd)), tables, snapshot.derived)
         self._hold(fd)
 
-    def _write_file(self, path, temp_path, payload):
-        """Replace `path` atomically with `payload`, synced; return its open fd. The
-        rename is durable once the folder is synced too."""
+    def _write_file(self, path, temp_path, pieces):
+        """Replace `path` atomically with the bytes `pieces`, synced; return its open fd.
+        The rename is durable once the folder is synced too."""
         try:
             fd = os.open(temp_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         except OSError as err:
             raise self._error("cannot write", err) from err
         try:
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(fd, view):]
+            _write_all(fd, pieces)
             os.fsync(fd)
             os.rename(temp_path, path)
         except OSError as err:
@@ -485,16 +666,14 @@ class Store:
 
     # Datasets
 
+    def _queueable(self, operation, *args):
+        """`_update` with the change `operation` of QUEUEABLE."""
+        change = functools.partial(QUEUEABLE[operation][0], *args)
+        return self._update(change, (operation, *args))
+
     def create_dataset(self, tenant, name, now):
         """Add a dataset, renamed to `name(N)` if the tenant has the name already."""
-        def add(snapshot):
-            last, taken = snapshot.derived.of(snapshot.tables, TENANT + tenant)
-            record = {"id": uuid.uuid4().hex, "name": free_name(name, taken),
-                      "create_time": now, "update_time": now}
-            return {**record, "tenant_id": tenant}, [
-                ("put", TENANT + tenant, str(last + 1), record)]
-
-        return self._update(add)
+        return {**self._queueable("create", tenant, name, now), "tenant_id": tenant}
 
     def list_datasets(self, tenant, orderby, desc, offset, count, render):
         """A page of the tenant's datasets, each as `render` makes it (always one function)."""
@@ -506,8 +685,7 @@ class Store:
 
     def delete_dataset(self, tenant, dataset_id):
         """Remove the tenant's dataset; False if the tenant has none with that id."""
-        return self._update(
-            lambda snapshot: _removal(snapshot.tables, TENANT + tenant, dataset_id))
+        return self._queueable("delete", tenant, dataset_id)
 
     # Operation
 
@@ -519,7 +697,8 @@ class Store:
     def verify(self):
         """Check every record and remove a temporary file a crash left; return counts."""
         with self._mutex:
-            with self._locked():
+            with self._lock_file() as lock:
+                fcntl.flock(lock, fcntl.LOCK_EX)
                 _remove(self.temp_path)
                 self._snapshot = None
                 self._snapshot = self._read()
@@ -535,9 +714,9 @@ class Store:
         with self._mutex:
             self._snapshot = None
             snapshot = self._snapshot = self._read()
-            payload = _serialise(snapshot.tables)
+            pieces = _serialise(snapshot.tables)
             self._latest()
-        os.close(self._write_file(target, os.path.join(folder, f".{name}.tmp"), payload))
+        os.close(self._write_file(target, os.path.join(folder, f".{name}.tmp"), pieces))
         self._sync_folder(folder)
 
 

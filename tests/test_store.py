@@ -121,8 +121,8 @@ def test_processes_taking_turns_agree_with_a_fresh_read(config):
     for api in apis:
         assert api.list().json == fresh.list().json
     with open(config["DB_PATH"], "rb") as file:  # written from JSON kept across versions
-        assert file.read() == store._serialise(json.loads(json.dumps(
-            fresh.client.application.extensions["store"]._latest().tables)))
+        assert file.read() == b"".join(store._serialise(json.loads(json.dumps(
+            fresh.client.application.extensions["store"]._latest().tables))))
 
 
 RECORD = {"id": "f" * 32, "name": "new", "create_time": 1, "update_time": 1}
@@ -147,7 +147,7 @@ def test_changes_that_cannot_be_replayed_mean_a_full_read(config, skip, changes,
     changes = json.loads(json.dumps(changes).replace("TENANT", tenant))
     data["changes"] = {str(max(map(int, data["changes"])) + 1 + skip): changes}
     with open(config["DB_PATH"], "wb") as file:
-        file.write(store._serialise(data))
+        file.write(b"".join(store._serialise(data)))
     response = two.list()
     assert response.status_code == status
     if status == 200:

@@ -28,7 +28,7 @@ def names(api):
 
 
 @pytest.mark.parametrize("code", [errno.ENOSPC, errno.EIO], ids=errno.errorcode.get)
-@pytest.mark.parametrize("step", ["write", "fsync", "rename"])
+@pytest.mark.parametrize("step", ["writev", "fsync", "rename"])
 def test_a_failed_commit_answers_500_and_changes_nothing(api, tmp_path, monkeypatch, caplog,
                                                         step, code):
     """A commit whose temp file cannot be written, synced or renamed: 500, store untouched."""
