@@ -38,6 +38,7 @@ TENANT_TABLE = re.compile(re.escape(TENANT) + r"[0-9a-f]{32}")
 TOUCH_INTERVAL = 60_000  # ms: a key's last use is written at most once a minute
 APPLIED = "applied"  # queued change id -> its result, until the process that queued it reads it
 QUEUED_ID = re.compile(r"[0-9a-f]{32}")
+SYNC_MARK = 128  # bytes of the lock file that name the last file whose folder was synced
 
 # Ties are broken by the TinyDB doc id, which grows with each insert: creation order.
 ORDERINGS = {
@@ -452,7 +453,9 @@ class Store:
         its result from the committed file, where it stays until the queued file is gone;
         or it commits the change itself if the holder did not take it up. The queued file
         is flocked while this process waits, so a holder never takes up the change of a
-        process that died: it removes its file instead.
+        process that died: it removes its file instead. The committing process syncs the
+        folder before it releases the lock and notes so in the lock file; the processes
+        whose changes it committed sync the folder again only if that note is missing.
         """
         with self._mutex:
             with self._lock_file() as lock:
@@ -466,14 +469,14 @@ class Store:
                         fcntl.flock(lock, fcntl.LOCK_EX)
                         done = queued and self._done(queued)
                     if done is None:
-                        result, unsynced = self._lead(change, queued, lock)
+                        result, synced = self._lead(change, queued, lock), True
                     else:
-                        result, unsynced = done["result"], not self._synced(lock)
+                        result, synced = done["result"], self._synced(lock)
                 finally:
                     if queued:
                         _remove(self._queued_path(queued))
                         os.close(queued_fd)
-            if unsynced:
+            if not synced:
                 self._sync_folder(self.folder)
             self._latest()
         return result
@@ -516,13 +519,20 @@ class Store:
             raise StoreError(f"{self.path}: a change queued by this process was removed")
         return done
 
+    def _sync_mark(self):
+        return orjson.dumps(self._snapshot.identity).ljust(SYNC_MARK)
+
     def _synced(self, lock):
-        return os.pread(lock, 64, 0) == repr(self._snapshot.identity).encode().ljust(64)
+        """Whether the process that wrote the current file synced the folder after."""
+        try:
+            return os.pread(lock, SYNC_MARK, 0) == self._sync_mark()
+        except OSError:
+            return False
 
     def _lead(self, change, own, lock):
         """Under the exclusive lock: run `change` and the changes other processes queued
-        on the latest version, commit all their changes as one version, and return
-        (`change`'s result, whether anything was committed)."""
+        on the latest version, commit all their changes as one version, synced, and return
+        `change`'s result."""
         snapshot, staged = self._current(), []
 
         def stage(changes):
@@ -547,8 +557,9 @@ class Store:
             raise
         if staged:
             self._sync_folder(self.folder)
-            os.pwrite(lock, repr(self._snapshot.identity).encode().ljust(64), 0)
-        return result, False
+            with suppress(OSError):  # without the note, the others sync the folder too
+                os.pwrite(lock, self._sync_mark(), 0)
+        return result
 
     def _waiting(self, own):
         """{id: change} of the changes other processes have queued and wait for (change
