@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from app import cli, datasets, errors, store
+from app import cli, datasets, encoding, errors, store
 
 NAME_RULES = ("strict", "legacy")
 
@@ -28,6 +28,6 @@ def create_app(test_config=None):
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise ValueError(f"DATASET_API_MAX_CONTENT_LENGTH must be a positive number of bytes, "
                          f"not {limit!r}")
-    for module in (store, errors, datasets, cli):
+    for module in (encoding, store, errors, datasets, cli):
         module.init_app(app)
     return app

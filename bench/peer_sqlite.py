@@ -9,6 +9,7 @@ import uuid
 
 from flask import Flask, g, request
 
+from app import encoding
 from bench import shapes
 
 SCHEMA = """
@@ -25,6 +26,7 @@ ORDER_COLUMNS = {"create_time": "create_time", "update_time": "update_time", "na
 BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
 
 app = Flask(__name__)
+encoding.init_app(app)  # the service's JSON encoding, so that only the rest differs
 _connection = None
 
 

@@ -4,7 +4,8 @@ import re
 import tempfile
 import unicodedata
 
-from hypothesis import given, settings, strategies as st
+from flask.json.provider import DefaultJSONProvider
+from hypothesis import example, given, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from app import create_app
@@ -152,3 +153,27 @@ class TwoTenants(RuleBasedStateMachine):
 
 TwoTenants.TestCase.settings = settings(SETTINGS, max_examples=60, stateful_step_count=40)
 test_two_tenants = TwoTenants.TestCase
+
+
+# JSON's own types, with floats as the service writes them (without an exponent), and
+# types Flask's encoder writes its own way.
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text() | st.datetimes() | st.uuids()
+    | st.floats(allow_nan=False, allow_infinity=False).filter(lambda f: "e" not in repr(f)),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=12)
+
+
+@SETTINGS
+@given(JSON_VALUES, st.booleans())
+@example({"b": [1, 0.2, None], "a": {"d": True, "c": "x"}}, False)
+@example({"b": "\u00e9", "a": "\U0001f600"}, False)
+def test_answers_are_encoded_as_flask_encodes_them(value, debug):
+    """The fast encoder gives Flask's default bytes: sorted keys, non-ASCII escaped."""
+    app = create_app({"TESTING": True, "DB_PATH": f"{tempfile.gettempdir()}/unused.json"})
+    app.debug = debug
+    with app.app_context():
+        ours = app.json.response(value).get_data()
+        assert ours == DefaultJSONProvider(app).response(value).get_data()
+        assert app.json.response(data=value).get_data() == \
+            DefaultJSONProvider(app).response(data=value).get_data()

@@ -1,0 +1,33 @@
+"""Flask's JSON answers, byte for byte, encoded by orjson where that gives the same bytes."""
+
+import orjson
+from flask.json.provider import DefaultJSONProvider
+
+# Dates and dataclasses go to Flask's encoder, which writes them its own way.
+OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE | orjson.OPT_PASSTHROUGH_DATETIME
+           | orjson.OPT_PASSTHROUGH_DATACLASS)
+
+
+class FastJSONProvider(DefaultJSONProvider):
+    """Flask's default JSON: sorted keys, non-ASCII escaped, compact out of debug mode.
+
+    A compact answer of JSON's own types (str, int, float, bool, None, list, dict) whose
+    encoding is ASCII is encoded by orjson instead, at a fraction of the cost; anything
+    else (other types, non-ASCII text, integers past 64 bits) by Flask. The bytes are the
+    same, but for floats that need an exponent (orjson writes 1e16 for 1e+16): the
+    service's answers have none.
+    """
+
+    def response(self, *args, **kwargs):
+        if self.compact or (self.compact is None and not self._app.debug):
+            try:
+                body = orjson.dumps(self._prepare_response_obj(args, kwargs), option=OPTIONS)
+            except orjson.JSONEncodeError:
+                body = None
+            if body is not None and body.isascii():
+                return self._app.response_class(body, mimetype=self.mimetype)
+        return super().response(*args, **kwargs)
+
+
+def init_app(app):
+    app.json = FastJSONProvider(app)
