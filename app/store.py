@@ -39,6 +39,7 @@ TOUCH_INTERVAL = 60_000  # ms: a key's last use is written at most once a minute
 APPLIED = "applied"  # queued change id -> its result, until the process that queued it reads it
 QUEUED_ID = re.compile(r"[0-9a-f]{32}")
 SYNC_MARK = 128  # bytes of the lock file that name the last file whose folder was synced
+GONE = object()  # a queued file that is gone, or was removed as its process died
 
 # Ties are broken by the TinyDB doc id, which grows with each insert: creation order.
 ORDERINGS = {
@@ -191,6 +192,32 @@ def _queued_change(data):
             or not TENANT_TABLE.fullmatch(TENANT + args[0])):
         return None
     return functools.partial(function, *args)
+
+
+def _read_queued(path):
+    """The change queued in `path` while its process waits (None if the file cannot be
+    read or is malformed); GONE once the file is gone or, its process dead, removed."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:  # a .tmp just renamed, say
+        return GONE
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:  # its process waits
+        try:
+            with open(fd, "rb", closefd=False) as file:
+                return _queued_change(file.read())
+        except OSError:
+            return None
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+    with suppress(OSError):
+        os.remove(path)
+    return GONE
 
 
 def _version(tables):
@@ -545,6 +572,8 @@ class Store:
             stage(changes)
             applied = snapshot.tables.get(APPLIED, {})
             queued = self._waiting(own)
+            if queued is None:  # the results it holds may still be waited for
+                queued = dict.fromkeys(applied)
             stage([("del", APPLIED, done) for done in applied if done not in queued])
             for queued_id, other in queued.items():
                 if queued_id not in applied and other:
@@ -562,34 +591,23 @@ class Store:
         return result
 
     def _waiting(self, own):
-        """{id: change} of the changes other processes have queued and wait for (change
-        None if the file is malformed). The files of processes that died are removed."""
-        waiting = {}
+        """{id: change} of the changes other processes have queued and wait for. A change
+        that cannot be read, or is malformed, is None: its process commits it itself. None
+        in place of the dict if the queue cannot be listed. The files of processes that
+        died are removed."""
         try:
             entries = list(os.scandir(self.queue))
         except FileNotFoundError:
-            return waiting
-        except OSError as err:
-            raise self._error("cannot read its queue", err) from err
+            return {}
+        except OSError:
+            return None
+        waiting = {}
         for entry in entries:
             queued_id, _, kind = entry.name.partition(".")
-            if queued_id == own:
-                continue
-            try:
-                fd = os.open(entry.path, os.O_RDONLY)
-            except FileNotFoundError:  # a .tmp just renamed
-                continue
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-                _remove(entry.path)  # its process died
-            except BlockingIOError:  # its process waits
-                if kind == "req" and QUEUED_ID.fullmatch(queued_id):
-                    with open(fd, "rb", closefd=False) as file:
-                        waiting[queued_id] = _queued_change(file.read())
-            except OSError as err:
-                raise self._error("cannot read its queue", err) from err
-            finally:
-                os.close(fd)
+            if queued_id != own:
+                change = _read_queued(entry.path)
+                if change is not GONE and kind == "req" and QUEUED_ID.fullmatch(queued_id):
+                    waiting[queued_id] = change
         return waiting
 
     def _commit(self, snapshot, changes):

@@ -2,7 +2,9 @@
 committed by the process holding it, in one write. Each Store here stands for a process
 (flocks on separate descriptors exclude each other even within one process)."""
 
+import errno
 import fcntl
+import functools
 import json
 import os
 import threading
@@ -12,7 +14,9 @@ import uuid
 import orjson
 import pytest
 
+from app import store as app_store
 from app.store import Store, check_shape
+from tests.test_store_faults import FailingOs
 
 TENANT = "a" * 32
 
@@ -168,3 +172,44 @@ def test_a_malformed_result_of_a_queued_change_is_refused(applied):
     check_shape({"applied": {"f" * 32: {"result": False}}})
     with pytest.raises(ValueError, match="of table 'applied' is malformed"):
         check_shape({"applied": applied})
+
+
+def test_a_queue_that_cannot_be_read_costs_only_the_batching(path, monkeypatch):
+    """The committing process cannot list the queue: it commits its own change, and the
+    waiting process, finding its change not taken up, commits it itself."""
+    lock = hold_lock(path)
+    threads, results = start_waiting(path, [lambda store: store.create_dataset(TENANT, "b", 2)])
+    with monkeypatch.context() as patch:
+        patch.setattr(app_store, "os", FailingOs("scandir", errno.EACCES))
+        Store(path)._lead(functools.partial(app_store._create, TENANT, "a", 1), None, lock)
+    assert names(path) == ["a"]
+    os.close(lock)
+    finish(threads)
+    assert results[0]["name"] == "b"
+    assert names(path) == ["a", "b"]
+    assert queued_files(path) == []
+
+
+def test_a_result_still_waited_for_is_kept_when_the_queue_cannot_be_read(path, monkeypatch):
+    """A committer that cannot list the queue cannot tell whose result was read: it keeps
+    them all, so no waiting process commits its change a second time."""
+    os.makedirs(queue_folder(path), exist_ok=True)
+    queued = uuid.uuid4().hex
+    waiter = os.open(os.path.join(queue_folder(path), queued + ".req"),
+                     os.O_RDWR | os.O_CREAT, 0o600)  # as a waiting process holds it
+    fcntl.flock(waiter, fcntl.LOCK_EX)
+    os.write(waiter, orjson.dumps(["create", TENANT, "b", 1]))
+    lock = hold_lock(path)
+    lead = functools.partial(app_store._create, TENANT)
+    Store(path)._lead(functools.partial(lead, "a", 1), None, lock)
+    assert stored(path)["applied"][queued]["result"]["name"] == "b"
+    with monkeypatch.context() as patch:
+        patch.setattr(app_store, "os", FailingOs("scandir", errno.EACCES))
+        Store(path)._lead(functools.partial(lead, "c", 2), None, lock)
+    assert queued in stored(path)["applied"]
+    os.remove(os.path.join(queue_folder(path), queued + ".req"))  # its process read it
+    os.close(waiter)
+    Store(path)._lead(functools.partial(lead, "d", 3), None, lock)
+    assert stored(path)["applied"] == {}
+    assert names(path) == ["a", "b", "c", "d"]
+    os.close(lock)
