@@ -12,6 +12,10 @@ Parsing the whole file again after every other worker's write would be most of a
 cost, so the file also keeps the changes of its last commits, in a `changes` table on its
 first line: a process a few versions behind reads that line and replays them. Anything
 else (no such line, a gap, a version not ahead of ours) is read in full.
+
+Each commit's fsyncs are most of a write's cost, so the creates and deletes of processes
+that wait for the lock are committed by the process holding it, in its own write (group
+commit, see Store._update).
 """
 
 import fcntl
