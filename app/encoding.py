@@ -12,10 +12,10 @@ class FastJSONProvider(DefaultJSONProvider):
     """Flask's default JSON: sorted keys, non-ASCII escaped, compact out of debug mode.
 
     A compact answer of JSON's own types (str, int, float, bool, None, list, dict) whose
-    encoding is ASCII is encoded by orjson instead, at a fraction of the cost; anything
-    else (other types, non-ASCII text, integers past 64 bits) by Flask. The bytes are the
-    same, but for floats that need an exponent (orjson writes 1e16 for 1e+16): the
-    service's answers have none.
+    encoding is ASCII without DEL is encoded by orjson instead, at a fraction of the cost;
+    anything else (other types, text that Flask escapes and orjson does not, integers past
+    64 bits) by Flask. The bytes are the same, but for floats that need an exponent
+    (orjson writes 1e16 for 1e+16): the service's answers have none.
     """
 
     def response(self, *args, **kwargs):
@@ -24,7 +24,7 @@ class FastJSONProvider(DefaultJSONProvider):
                 body = orjson.dumps(self._prepare_response_obj(args, kwargs), option=OPTIONS)
             except orjson.JSONEncodeError:
                 body = None
-            if body is not None and body.isascii():
+            if body is not None and body.isascii() and b"\x7f" not in body:
                 return self._app.response_class(body, mimetype=self.mimetype)
         return super().response(*args, **kwargs)
 

@@ -230,10 +230,12 @@ def _version(tables):
 
 def _serialise(tables, encode=lambda name, table: [orjson.dumps(table)]):
     """The file, as pieces of bytes to write one after the other: one JSON object with a
-    table per line, the changes first. `encode` gives a table's JSON in pieces."""
+    table per line, the changes first, and no `applied` table when it is empty. `encode`
+    gives a table's JSON in pieces."""
     pieces = []
     for name, table in sorted(tables.items(), key=lambda item: item[0] != CHANGES):
-        pieces += (b",\n", orjson.dumps(name) + b":", *encode(name, table))
+        if table or name != APPLIED:
+            pieces += (b",\n", orjson.dumps(name) + b":", *encode(name, table))
     return [b"{", *pieces[1:], b"}\n"]
 
 
@@ -504,8 +506,9 @@ class Store:
                     else:
                         result, synced = done["result"], self._synced(lock)
                 finally:
-                    if queued:
-                        _remove(self._queued_path(queued))
+                    if queued:  # else the next committer removes it, as its flock is free
+                        with suppress(OSError):
+                            os.remove(self._queued_path(queued))
                         os.close(queued_fd)
             if not synced:
                 self._sync_folder(self.folder)

@@ -101,6 +101,12 @@ def test_length_limit_applies_to_the_trimmed_name(api):
     assert_error(api.create(f" {too_long} "), 400, 102, message)
 
 
+def test_a_name_echoed_in_an_error_is_escaped_as_flask_escapes_it(api):
+    response = api.create("b" * 1023 + "\x7f")  # ASCII, yet escaped
+    assert response.status_code == 400
+    assert b"b\\u007f with length 1024" in response.get_data()
+
+
 @pytest.mark.parametrize("name", ["My Dataset", "a/b", "caf\u00e9", "x(1)", "a\x00b", "kb!"])
 def test_strict_rule_rejects_other_characters(api, name):
     assert_error(api.create(name), 400, 102, ALLOWED)

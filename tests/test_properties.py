@@ -168,6 +168,7 @@ JSON_VALUES = st.recursive(
 @given(JSON_VALUES, st.booleans())
 @example({"b": [1, 0.2, None], "a": {"d": True, "c": "x"}}, False)
 @example({"b": "\u00e9", "a": "\U0001f600"}, False)
+@example({"a": "x\x7f", "\x1f": "\x00\n"}, False)  # DEL is ASCII, yet Flask escapes it
 def test_answers_are_encoded_as_flask_encodes_them(value, debug):
     """The fast encoder gives Flask's default bytes: sorted keys, non-ASCII escaped."""
     app = create_app({"TESTING": True, "DB_PATH": f"{tempfile.gettempdir()}/unused.json"})
