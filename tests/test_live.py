@@ -9,6 +9,7 @@ import signal
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 
 import pytest
 import requests
@@ -181,19 +182,21 @@ def test_keys_from_the_cli_take_effect_in_every_worker_at_once(serve, db_path):
     assert server.request("GET", "/api/v1/dataset", old).status_code == 200
 
 
-def burst(server, key, stop, log):
-    """Create datasets, deleting every other one, until stopped or the server is gone."""
+def burst(server, key, stop, log, prefix, retry):
+    """Create datasets of unique names, deleting every other one, until stopped, or until
+    the server is gone unless `retry`. A create applied twice would show renamed `(1)`."""
     for n in range(1000):
         if stop.is_set():
             return
         try:
-            log["attempts"].append(n)
-            response = create(server, key, "c")
+            name = f"{prefix}-{n}"
+            log["attempts"].add(name)
+            response = create(server, key, name)
             if response.status_code != 200:
                 log["errors"].append(response.text)
                 return
-            dataset_id = response.json()["data"]["id"]
-            log["created"].add(dataset_id)
+            dataset_id, made_name = made(response)
+            log["created"][dataset_id] = made_name
             if n % 2:
                 log["deleting"].add(dataset_id)
                 response = delete(server, key, dataset_id)
@@ -201,21 +204,42 @@ def burst(server, key, stop, log):
                     log["errors"].append(response.text)
                     return
                 log["deleted"].add(dataset_id)
-        except requests.RequestException:  # the server was killed: this one is unanswered
-            return
+        except requests.RequestException:  # its worker was killed: this one is unanswered
+            if not retry:
+                return
+
+
+def bursts(server, key, round_, retry=False):
+    """Eight bursts in threads, with the log they fill and the event that stops them."""
+    log = {"attempts": set(), "errors": [], "created": {}, "deleting": set(), "deleted": set()}
+    stop = threading.Event()
+    threads = [threading.Thread(target=burst,
+                                args=(server, key, stop, log, f"r{round_}t{n}", retry))
+               for n in range(8)]
+    for thread in threads:
+        thread.start()
+    return threads, log, stop
+
+
+def check_bursts(listed, known, log):
+    """Every acknowledged create is listed under its name, no acknowledged delete is, and
+    nothing else is: no create applied twice, none made up."""
+    created = {i: name for i, name in log["created"].items() if i not in log["deleting"]}
+    assert log["errors"] == []
+    assert set(log["created"].values()) <= log["attempts"]  # none answered renamed
+    assert created.items() <= listed.items()
+    assert not listed.keys() & log["deleted"]
+    assert set(listed.values()) - set(known.values()) <= log["attempts"]
+    assert len(set(listed.values())) == len(listed)
 
 
 def test_sigkill_mid_burst_loses_no_acknowledged_write(serve, db_path):
     """Rounds of SIGKILL to the whole server mid-burst: every acknowledged write survives."""
     key = issue_key(db_path)
-    known = set()
+    known = {}
     for round_ in range(5):
         server = serve()
-        log = {"attempts": [], "errors": [], "created": set(), "deleting": set(), "deleted": set()}
-        stop = threading.Event()
-        threads = [threading.Thread(target=burst, args=(server, key, stop, log)) for _ in range(8)]
-        for thread in threads:
-            thread.start()
+        threads, log, stop = bursts(server, key, round_)
         deadline = time.monotonic() + TIMEOUT
         while len(log["created"]) < 20 + 15 * round_ and time.monotonic() < deadline:
             time.sleep(0.01)
@@ -224,15 +248,37 @@ def test_sigkill_mid_burst_loses_no_acknowledged_write(serve, db_path):
         for thread in threads:
             thread.join(TIMEOUT)
         assert not any(thread.is_alive() for thread in threads)
-        assert log["errors"] == []
         assert len(log["created"]) >= 20 + 15 * round_
         json.loads(db_path.read_bytes())
-        listed = set(listing(serve(), key))
-        assert known | (log["created"] - log["deleting"]) <= listed
-        assert not listed & log["deleted"]
-        assert len(listed) <= len(known) + len(log["attempts"])
+        listed = listing(serve(), key)
+        check_bursts(listed, known, log)
         assert not (db_path.parent / f".{db_path.name}.tmp").exists()
         known = listed
+
+
+def test_workers_killed_one_by_one_mid_burst_lose_nothing_and_repeat_nothing(serve, db_path):
+    """SIGKILL to one worker at a time while creates and deletes queue for each other: the
+    killed worker may have been committing others' changes, or waiting for its own."""
+    key = issue_key(db_path)
+    server = serve()
+    threads, log, stop = bursts(server, key, 0, retry=True)
+    kills = 0
+    deadline = time.monotonic() + TIMEOUT
+    while kills < 30 and time.monotonic() < deadline:
+        time.sleep(random.uniform(0.02, 0.1))
+        with suppress(IndexError, ProcessLookupError):  # all being respawned; one just gone
+            os.kill(random.choice(workers(server)), signal.SIGKILL)
+            kills += 1
+    stop.set()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert not any(thread.is_alive() for thread in threads)
+    assert kills == 30 and len(log["created"]) >= 100
+    check_bursts(listing(server, key), {}, log)
+    queue = db_path.parent / f".{db_path.name}.queue"
+    assert made(create(server, key, "after"))  # a commit clears what the dead left queued
+    assert list(queue.iterdir()) == []
+    assert "applied" not in json.loads(db_path.read_bytes())
 
 
 DAMAGES = {
