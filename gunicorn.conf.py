@@ -17,6 +17,10 @@ def on_starting(server):
     from app.store import StoreError
 
     try:
-        create_app().extensions["store"].verify()
+        store = create_app().extensions["store"]
+        try:
+            store.check()
+        finally:
+            store.close()  # the workers open their own
     except (StoreError, ValueError) as err:
         sys.exit(f"Refusing to start: {err}")

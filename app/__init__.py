@@ -12,6 +12,8 @@ def create_app(test_config=None):
     app = Flask(__name__)
     app.config.from_mapping(
         DB_PATH="data/db.json",
+        DATABASE_URL=None,
+        LOCK_TIMEOUT=10,  # seconds a request waits for the store, below gunicorn's timeout
         NAME_RULE="strict",
         EMBD_ID="BAAI/bge-large-zh-v1.5",
         LANGUAGE="English",

@@ -1,16 +1,20 @@
-"""Command-line administration: `flask --app wsgi keys ...` and `... store ...`."""
+"""Command-line administration: `flask --app wsgi keys ...`, `... tenants ...`, `... store ...`."""
 
+import os
 import re
 import uuid
 from datetime import datetime, timezone
 
 import click
+import orjson
 from flask.cli import AppGroup
 
 from app.auth import digest, new_key, now_ms
 from app.store import StoreError, get_store
+from app.store.jsonfile import files, layout
 
 TENANT_ID = re.compile(r"[0-9a-fA-F]{32}")
+LABEL = re.compile(r"[^\x00-\x1f\x7f]{0,100}")  # one line, so `keys list` stays a table
 
 
 class StoreGroup(AppGroup):
@@ -24,7 +28,8 @@ class StoreGroup(AppGroup):
 
 
 keys_cli = StoreGroup("keys", help="Issue, list and revoke API keys.")
-store_cli = StoreGroup("store", help="Check and back up the data store.")
+tenants_cli = StoreGroup("tenants", help="List tenants.")
+store_cli = StoreGroup("store", help="Check, export and import the data store.")
 
 
 def iso(ms):
@@ -33,11 +38,21 @@ def iso(ms):
     return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def table(rows):
+    """Print rows as columns, the first row a header."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
 @keys_cli.command("create")
 @click.option("--tenant", help="An existing tenant's 32-hex id; without it, a new tenant.")
-@click.option("--name", default="", help="A label to recognise the key by.")
+@click.option("--name", default="", help="A label to recognise the key by (one line).")
 def create_key(tenant, name):
     """Issue a key; it is printed once, on the last line."""
+    if not LABEL.fullmatch(name):
+        raise click.BadParameter("must be one line of at most 100 characters.",
+                                 param_hint="--name")
     if tenant is None:
         tenant = uuid.uuid4().hex
     elif not TENANT_ID.fullmatch(tenant):
@@ -56,12 +71,9 @@ def create_key(tenant, name):
 @keys_cli.command("list")
 def list_keys():
     """Show every key's id, tenant, label, creation and last use; never the key."""
-    rows = [("KEY ID", "TENANT", "LABEL", "CREATED", "LAST USED")]
-    rows += [(k["id"], k["tenant"], k["name"], iso(k["created"]), iso(k["last_used"]))
-             for k in get_store().keys()]
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    for row in rows:
-        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    table([("KEY ID", "TENANT", "LABEL", "CREATED", "LAST USED")]
+          + [(k["id"], k["tenant"], k["name"], iso(k["created"]), iso(k["last_used"]))
+             for k in get_store().list_keys()])
 
 
 @keys_cli.command("revoke")
@@ -73,22 +85,63 @@ def revoke_key(key_id):
     click.echo(f"Revoked key {key_id}.")
 
 
+@tenants_cli.command("list")
+def list_tenants():
+    """Show every tenant, with or without keys, and its counts of keys and datasets."""
+    table([("TENANT", "CREATED", "KEYS", "DATASETS")]
+          + [(t["id"], iso(t["created"]), str(t["keys"]), str(t["datasets"]))
+             for t in get_store().list_tenants()])
+
+
 @store_cli.command("check")
 def check_store():
     """Say whether the store is sound; the exit code is 0 only if it is."""
-    counts = get_store().verify()
-    click.echo(f"{get_store().path}: sound ({counts['keys']} keys, {counts['tenants']} tenants, "
-               f"{counts['datasets']} datasets)")
+    counts = get_store().check()
+    click.echo(f"{get_store().location}: sound ({counts['keys']} keys, {counts['tenants']} "
+               f"tenants, {counts['datasets']} datasets)")
 
 
-@store_cli.command("backup")
+@store_cli.command("export")
 @click.argument("path", type=click.Path(dir_okay=False))
-def backup_store(path):
-    """Write a consistent copy of the store to PATH, even while the server runs."""
-    get_store().backup(path)
-    click.echo(f"Backed up {get_store().path} to {path}.")
+@click.option("--force", is_flag=True, help="Replace PATH if it exists.")
+def export_store(path, force):
+    """Write everything to PATH (the JSON file's layout), consistent, while others serve."""
+    path = os.path.abspath(path)
+    if os.path.lexists(path) and not force:
+        raise click.ClickException(f"{path} exists; give --force to replace it.")
+    data = get_store().export()
+    meta = {"format": layout.FORMAT, "id": uuid.uuid4().hex, "version": 0, "after": None}
+    try:
+        files.write_atomic(path, layout.serialise(layout.to_tables(data, meta)))
+    except StoreError as err:
+        raise click.ClickException(f"Could not write the export: {err}") from err
+    click.echo(f"Exported {len(data['keys'])} keys, {len(data['tenants'])} tenants and "
+               f"{len(data['datasets'])} datasets to {path}.")
+
+
+store_cli.add_command(export_store, "backup")  # the name of earlier versions
+
+
+@store_cli.command("import")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+def import_store(path):
+    """Load an export (or a stopped JSON store's file) into this store, which must be empty."""
+    try:
+        with open(path, "rb") as file:
+            tables = orjson.loads(file.read())
+        layout.check(tables)
+    except (OSError, ValueError) as err:
+        raise click.ClickException(f"{path}: not a dataset store export: {err}") from err
+    if tables[layout.META]["1"]["version"] and os.path.exists(path + ".wal"):
+        raise click.ClickException(f"{path} has a journal beside it: export the store with "
+                                   f"`store export` and import that file instead.")
+    data = layout.from_tables(tables)
+    get_store().import_(data)
+    click.echo(f"Imported {len(data['keys'])} keys, {len(data['tenants'])} tenants and "
+               f"{len(data['datasets'])} datasets into {get_store().location}.")
 
 
 def init_app(app):
     app.cli.add_command(keys_cli)
+    app.cli.add_command(tenants_cli)
     app.cli.add_command(store_cli)

@@ -6,7 +6,7 @@ from app import auth, openapi
 from app.errors import ARGUMENT_ERROR, DATA_ERROR, SUCCESS, ApiError
 from app.schemas import (created_schema, create_schema, dataset_schema, deleted_schema,
                          list_query_schema)
-from app.store import StoreError, get_store
+from app.store import NotFound, StoreError, get_store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(auth.authenticate)
@@ -26,14 +26,20 @@ def json_body():
 @bp.post("/dataset")
 def create_dataset():
     name = create_schema.load(json_body())
-    record = get_store().create_dataset(g.tenant_id, name, auth.now_ms())
+    config = current_app.config
+    fields = {"name": name, "embedding_model": config["EMBD_ID"], "language": config["LANGUAGE"],
+              "parser_config": {"pages": [[1, 1000000]]}}
+    record = get_store().create_dataset(g.tenant_id, fields, auth.now_ms())
     return created_schema.dump({"code": SUCCESS, "data": record, "message": "success"})
 
 
 @bp.get("/dataset")
 def list_datasets():
     query = list_query_schema.load(request.args)
-    records = get_store().list_datasets(g.tenant_id, render=dataset_schema.dump, **query)
+    records, _ = get_store().list_datasets(
+        g.tenant_id, orderby=query["orderby"], desc=query["desc"], offset=query["offset"],
+        limit=None if query["count"] == -1 else query["count"])
+    records = dataset_schema.dump(records, many=True)
     # Legacy quirk, kept on purpose: the document answers a successful list with
     # code 102 (DATA_ERROR), and existing clients check for it.
     return {"code": DATA_ERROR, "data": records, "message": "attempt to list datasets"}
@@ -41,8 +47,10 @@ def list_datasets():
 
 @bp.delete("/dataset/<dataset_id>")
 def delete_dataset(dataset_id):
-    if not get_store().delete_dataset(g.tenant_id, dataset_id):
-        raise ApiError(404, DATA_ERROR, "Dataset not found.", success=False)
+    try:
+        get_store().delete_datasets(g.tenant_id, [dataset_id])
+    except NotFound:
+        raise ApiError(404, DATA_ERROR, "Dataset not found.", success=False) from None
     return deleted_schema.dump({"code": SUCCESS, "message": "Dataset deleted successfully!",
                                 "success": True})
 

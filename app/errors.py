@@ -4,7 +4,7 @@ from flask import current_app, jsonify
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from app.store import StoreError
+from app.store import StoreBusy, StoreError
 
 # The legacy RetCode values.
 SUCCESS = 0
@@ -62,8 +62,15 @@ def handle_store_error(error):
                     "The data store is unavailable; the server log says why.")
 
 
+def handle_store_busy(error):
+    current_app.logger.warning("Store busy: %s", error)
+    return envelope(503, EXCEPTION_ERROR, "The data store is busy or unreachable; try again.",
+                    {"Retry-After": "1"})
+
+
 def init_app(app):
     app.register_error_handler(ApiError, handle_api_error)
     app.register_error_handler(ValidationError, handle_validation_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(StoreError, handle_store_error)
+    app.register_error_handler(StoreBusy, handle_store_busy)

@@ -139,41 +139,35 @@ HTTP_DATE = {"type": "string", "description": "RFC 1123, in GMT.",
              "example": "Mon, 17 Jun 2024 16:00:05 GMT"}
 
 
-def constant(value, json_type=None):
-    """A field that always dumps `value`, described as that one value of `json_type`."""
-    # No type for None: apispec adds "null" to the type of a field that allows None, twice.
-    metadata = {"enum": [value], "example": value, **({"type": json_type} if json_type else {})}
-    return fields.Constant(value, metadata=metadata)
-
-
 class Dataset(Schema):
-    """A dataset as the document lists it: what the store keeps, plus constant fields."""
+    """A dataset as the legacy document lists it: the stored fields, some under their
+    legacy names."""
 
-    avatar = constant(None)
-    chunk_num = constant(0, "integer")
+    avatar = fields.String(allow_none=True, metadata={"example": None})
+    chunk_num = fields.Integer(attribute="chunk_count", metadata={"example": 0})
     create_date = fields.Function(lambda ds: http_date(ds["create_time"]), metadata=HTTP_DATE)
     create_time = fields.Integer(metadata=EPOCH_MS)
-    created_by = Alias("tenant_id", metadata=HEX_ID)
-    description = constant(None)
-    doc_num = constant(0, "integer")
-    embd_id = fields.Function(lambda ds: current_app.config["EMBD_ID"], metadata={
-        "type": "string", "example": "BAAI/bge-large-zh-v1.5",
-        "description": "Configuration: DATASET_API_EMBD_ID."})
+    created_by = fields.String(metadata=HEX_ID)
+    description = fields.String(allow_none=True, metadata={"example": None})
+    doc_num = fields.Integer(attribute="document_count", metadata={"example": 0})
+    embd_id = fields.String(attribute="embedding_model", allow_none=True, metadata={
+        "example": "BAAI/bge-large-zh-v1.5",
+        "description": "Of a dataset made here: configuration, DATASET_API_EMBD_ID."})
     id = fields.String(metadata=HEX_ID)
-    language = fields.Function(lambda ds: current_app.config["LANGUAGE"], metadata={
-        "type": "string", "example": "English",
-        "description": "Configuration: DATASET_API_LANGUAGE."})
+    language = fields.String(metadata={
+        "example": "English",
+        "description": "Of a dataset made here: configuration, DATASET_API_LANGUAGE."})
     name = fields.String()
-    parser_config = constant({"pages": [[1, 1000000]]}, "object")
-    parser_id = constant("naive", "string")
-    permission = constant("me", "string")
-    similarity_threshold = constant(0.2, "number")
-    status = constant("1", "string")
+    parser_config = fields.Dict(metadata={"example": {"pages": [[1, 1000000]]}})
+    parser_id = fields.String(attribute="chunk_method", metadata={"example": "naive"})
+    permission = fields.String(metadata={"example": "me"})
+    similarity_threshold = fields.Float(metadata={"example": 0.2})
+    status = fields.String(metadata={"example": "1"})
     tenant_id = fields.String(metadata=HEX_ID)
-    token_num = constant(0, "integer")
+    token_num = fields.Integer(metadata={"example": 0})
     update_date = fields.Function(lambda ds: http_date(ds["update_time"]), metadata=HTTP_DATE)
     update_time = fields.Integer(metadata=EPOCH_MS)
-    vector_similarity_weight = constant(0.3, "number")
+    vector_similarity_weight = fields.Float(metadata={"example": 0.3})
 
 
 class DatasetCreated(Schema):

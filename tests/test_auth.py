@@ -47,7 +47,7 @@ def test_accepted_header_forms(client, key, header):
 def test_revoked_key_stops_working(client, runner, key):
     api = Api(client, key)
     assert api.list().status_code == 200
-    [key_id] = [k["id"] for k in client.application.extensions["store"].keys()]
+    [key_id] = [k["id"] for k in client.application.extensions["store"].list_keys()]
     assert runner.invoke(args=["keys", "revoke", key_id]).exit_code == 0
     assert_401(api.list(), "Token is invalid.")
 
@@ -67,7 +67,7 @@ def test_last_use_is_written_at_most_once_a_minute(client, key, config, monkeypa
     monkeypatch.setattr(auth, "now_ms", lambda: clock[0])
     path = config["DB_PATH"]
     api.list()
-    [record] = client.application.extensions["store"].keys()
+    [record] = client.application.extensions["store"].list_keys()
     assert record["last_used"] == clock[0]
     before = os.stat(path)
     clock[0] += 59_000
@@ -76,4 +76,4 @@ def test_last_use_is_written_at_most_once_a_minute(client, key, config, monkeypa
     assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
     clock[0] += 1_000
     api.list()
-    assert client.application.extensions["store"].keys()[0]["last_used"] == clock[0]
+    assert client.application.extensions["store"].list_keys()[0]["last_used"] == clock[0]

@@ -39,6 +39,8 @@ class IdempotencyMismatch(Exception):
 class Store:
     """The operations every engine implements. Times are integer ms since the epoch.
 
+    `location` names where the store is, for messages (a path, or a URL without password).
+
     Keys: {"id", "tenant", "name", "digest", "created", "last_used"}.
     Tenants: {"id", "created", "keys", "datasets"} (the last two are counts).
     Datasets: the fields of `rules.new_dataset`, plus "id", "tenant_id", "created_by",

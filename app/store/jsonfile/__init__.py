@@ -1,0 +1,222 @@
+"""The JSON engine: the store in one TinyDB-format file, with a journal beside it.
+
+`db.json` holds the store as of its last checkpoint; `db.json.wal` the commits since, one
+line each, appended and synced under an exclusive lock (`db.json.lock`). A write costs
+one short append whatever the store's size; the file is rewritten only when the journal
+has grown as large as it (and on `store export`), so each commit's share of that rewrite
+stays the same as the store grows. Readers take no lock (see engine.Engine).
+"""
+
+import os
+import uuid
+
+import orjson
+
+from app.store import (IdempotencyMismatch, NameTaken, NotFound, Store, StoreBusy, StoreError,
+                       rules)
+from app.store.jsonfile import files, layout
+from app.store.jsonfile.engine import Engine
+from app.store.jsonfile.layout import IDEMPOTENCY, KEYS, TENANTS, shown, tenant_table
+
+
+class JsonStore(Store):
+    """Keys and datasets in one JSON file, safe for several processes."""
+
+    def __init__(self, path, config):
+        self.path = self.location = os.path.abspath(path)
+        self.legacy_defaults = {"embedding_model": config.get("EMBD_ID"),
+                                "language": config.get("LANGUAGE", "English"),
+                                "parser_config": {"pages": [[1, 1000000]]}}
+        self.engine = Engine(path, float(config.get("LOCK_TIMEOUT", 10)), self._upgrade)
+        files.make_folder(self.engine.folder)
+
+    def _read(self, query):
+        """`query(state)` on the latest state."""
+        with self.engine.mutex:
+            return query(self.engine.read())
+
+    def _upgrade(self, path):
+        """The tables of a store of the first format at `path`; StoreError if it is not
+        one."""
+        try:
+            with open(path, "rb") as file:
+                tables = orjson.loads(file.read())
+            return layout.upgrade(tables, self.legacy_defaults)
+        except (OSError, ValueError) as err:
+            raise StoreError(f"{path}: not a dataset store: {err}") from err
+
+    # Keys and tenants
+
+    def create_key(self, tenant, label, digest, now):
+        key = {"id": uuid.uuid4().hex, "tenant": tenant, "name": label, "digest": digest,
+               "created": now, "last_used": None}
+
+        def op(state):
+            changes = [("put", KEYS, state.next_id(KEYS), key)]
+            if not state.tenant_exists(tenant):
+                changes.append(("put", TENANTS, state.next_id(TENANTS),
+                                {"id": tenant, "created": now}))
+            return dict(key), changes
+
+        return self.engine.commit(op)
+
+    def find_key(self, digest):
+        key = self._read(lambda state: state.key(digest))
+        return None if key is None else dict(key)
+
+    def list_keys(self):
+        return self._read(lambda state: ordered(state.table(KEYS)))
+
+    def revoke_key(self, key_id):
+        def op(state):
+            doc_id = state.key_doc(key_id)
+            return doc_id is not None, [("del", KEYS, doc_id)] if doc_id else []
+
+        return self.engine.commit(op)
+
+    def note_use(self, key, now):
+        stale = now - rules.TOUCH_INTERVAL
+
+        def op(state):  # checked again under the lock: another worker may have done it
+            doc_id = state.key_doc(key["id"])
+            record = doc_id and state.table(KEYS)[doc_id]
+            if record and (record["last_used"] or 0) <= stale:
+                return None, [("put", KEYS, doc_id, {**record, "last_used": now})]
+            return None, []
+
+        if (key["last_used"] or 0) <= stale:
+            try:
+                self.engine.commit(op, timeout=0)
+            except StoreBusy:
+                pass  # bookkeeping never waits: the next request writes it
+
+    def tenant_exists(self, tenant):
+        return self._read(lambda state: state.tenant_exists(tenant))
+
+    def list_tenants(self):
+        def query(state):
+            keys = {}
+            for key in state.table(KEYS).values():
+                keys[key["tenant"]] = keys.get(key["tenant"], 0) + 1
+            return [{**t, "keys": keys.get(t["id"], 0),
+                     "datasets": len(state.table(tenant_table(t["id"])))}
+                    for t in ordered(state.table(TENANTS))]
+
+        return self._read(query)
+
+    # Datasets
+
+    def create_dataset(self, tenant, fields, now, idempotency=None):
+        record = rules.new_dataset(fields)
+
+        def op(state):
+            if idempotency:
+                entry = state.remembered(tenant, idempotency[0])
+                if entry is not None:
+                    if entry["fingerprint"] != idempotency[1]:
+                        raise IdempotencyMismatch(idempotency[0])
+                    return shown(entry["dataset"], tenant), []
+            stored = {**record, "name": rules.free_name(record["name"], state.taken(tenant)),
+                      "id": uuid.uuid4().hex, "create_time": now, "update_time": now}
+            table = tenant_table(tenant)
+            changes = [("put", table, state.next_id(table), stored)]
+            if idempotency:
+                changes.append(("put", IDEMPOTENCY, state.next_id(IDEMPOTENCY),
+                                {"tenant": tenant, "key": idempotency[0],
+                                 "fingerprint": idempotency[1], "created": now,
+                                 "dataset": stored}))
+            return shown(stored, tenant), changes
+
+        return self.engine.commit(op)
+
+    def get_dataset(self, tenant, dataset_id):
+        _, stored = self._read(lambda state: state.dataset(tenant, dataset_id))
+        return None if stored is None else shown(stored, tenant)
+
+    def list_datasets(self, tenant, name=None, dataset_id=None, orderby="create_time",
+                      desc=True, offset=0, limit=None):
+        return self._read(lambda state: state.listing(tenant, name, dataset_id, orderby, desc,
+                                                      offset, limit))
+
+    def update_dataset(self, tenant, dataset_id, changes, now, rename_taken=False):
+        rules.new_dataset(changes)  # raises on a field that is not a dataset's
+
+        def op(state):
+            doc_id, old = state.dataset(tenant, dataset_id)
+            if old is None:
+                return None, []
+            new = {**old, **changes, "update_time": now}
+            if "name" in changes:
+                taken = state.taken(tenant)
+                if taken.get(rules.same_name(new["name"]), doc_id) != doc_id:
+                    if not rename_taken:
+                        raise NameTaken(new["name"])
+                    new["name"] = rules.free_name(new["name"], taken)
+            return shown(new, tenant), [("put", tenant_table(tenant), doc_id, new)]
+
+        return self.engine.commit(op)
+
+    def delete_datasets(self, tenant, ids=None):
+        def op(state):
+            table = state.table(tenant_table(tenant))
+            if ids is None:
+                found = list(table)
+            else:
+                found = {dataset_id: state.dataset(tenant, dataset_id)[0] for dataset_id in ids}
+                missing = [i for i, doc_id in found.items() if doc_id is None]
+                if missing:
+                    raise NotFound(missing)
+                found = list(found.values())
+            return ([shown(table[doc_id], tenant) for doc_id in found],
+                    [("del", tenant_table(tenant), doc_id) for doc_id in found])
+
+        return self.engine.commit(op)
+
+    # Operation
+
+    def health(self):
+        self._read(lambda state: None)
+        if not os.path.exists(self.path):
+            raise StoreError(f"{self.path} is missing: was the store removed?")
+
+    def check(self):
+        with self.engine.mutex, self.engine.lock():
+            for temp in (self.path, self.engine.journal_path):
+                folder, name = os.path.split(temp)
+                files.remove(os.path.join(folder, f".{name}.tmp"))  # a crash's leftovers
+            self.engine.close_state()
+            return self.engine.read().counts()
+
+    def export(self):
+        with self.engine.mutex, self.engine.lock():
+            state = self.engine.read()
+            self.engine.checkpoint()
+            return layout.from_tables(state.tables)
+
+    def import_(self, data):
+        tables = layout.to_tables(data, {"format": layout.FORMAT, "id": "", "version": 0,
+                                         "after": None})
+        try:
+            layout.check(tables)
+        except ValueError as err:
+            raise StoreError(f"not a dataset store export: {err}") from err
+        del tables[layout.META]
+
+        def op(state):
+            if any(state.tables.values()):
+                raise StoreError(f"{self.path} is not empty: import only into a new store")
+            return None, [("put", name, doc_id, record)
+                          for name, table in tables.items() for doc_id, record in table.items()]
+
+        self.engine.commit(op)
+        with self.engine.mutex, self.engine.lock():
+            self.engine.read()
+            self.engine.checkpoint()
+
+    def close(self):
+        self.engine.close()
+
+
+def ordered(table):
+    """The records of a table, copied, in creation order."""
+    return [dict(table[doc_id]) for doc_id in sorted(table, key=int)]

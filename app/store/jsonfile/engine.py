@@ -1,0 +1,270 @@
+"""How one process keeps up with the store file and its journal, and commits to them."""
+
+import logging
+import os
+import secrets
+import threading
+import uuid
+from contextlib import contextmanager
+
+import orjson
+
+from app.store import StoreError
+from app.store.jsonfile import files, layout
+from app.store.jsonfile.journal import Journal, entries, header, line
+from app.store.jsonfile.state import State
+
+CHECKPOINT_MIN = 1 << 20  # bytes of journal below which it is never folded in
+log = logging.getLogger(__name__)
+
+
+class Moved(StoreError):
+    """The file and the journal were read at different checkpoints: read them again."""
+
+
+class Engine:
+    """The state of the store as this process last read it, and the means to change it.
+
+    `read()` brings the state up to date: the lines appended to the journal since the last
+    look are applied (a stat of the journal when nothing changed); when the journal was
+    replaced at a checkpoint, the new one is taken up where it continues this process's
+    state; anything else reads the file again. `commit(op)` runs `op` on the latest state
+    under the exclusive lock and appends its changes as one synced journal line.
+    """
+
+    def __init__(self, path, lock_timeout, upgrade):
+        self.path = os.path.abspath(path)
+        self.folder = os.path.dirname(self.path)
+        self.journal_path = self.path + ".wal"
+        self.lock_timeout = lock_timeout
+        self.upgrade = upgrade  # tables of the first format -> tables of this one
+        self.mutex = threading.Lock()  # threads of one process share its state
+        self._pid = self._state = self._journal = None
+        self._version = self._last = None  # the last line (or checkpoint) applied
+        self._file_size = 0
+        self._file_id = None  # identity of the file as this process last read or wrote it
+        self._stale = False  # the journal is one the file has folded in already
+        self._locked = False
+
+    @contextmanager
+    def lock(self, timeout=None):
+        """The exclusive lock, taken once however deeply nested."""
+        if self._locked:
+            yield
+            return
+        with files.FileLock(self.path + ".lock",
+                            self.lock_timeout if timeout is None else timeout):
+            self._locked = True
+            try:
+                yield
+            finally:
+                self._locked = False
+
+    # Reading
+
+    def read(self):
+        """The current state (call with the mutex held)."""
+        if self._pid != os.getpid():  # a forked process: what is open is its parent's
+            self._pid, self._state, self._journal = os.getpid(), None, None
+        if self._state is None:
+            return self._load()
+        st, file_id = stat(self.journal_path), identity(stat(self.path))
+        try:
+            if st.st_ino != self._journal.inode:
+                self._follow()  # lines added to the old journal before it was replaced
+                self._switch()
+                self._file_id = file_id
+            elif file_id != self._file_id:  # changed by no checkpoint: by hand, or damaged
+                return self._load()
+            elif st.st_size > self._journal.offset:
+                self._follow()
+        except StoreError:  # cut back after a failed write, or damaged: read it all
+            return self._load()
+        return self._state
+
+    def _follow(self):
+        journal = self._journal
+        start = journal.offset
+        for changes, version, line_id, end in entries(journal.new_data(), self._version,
+                                                      self._last, self.journal_path):
+            self._state.apply(changes)
+            self._version, self._last, journal.offset = version, line_id, start + end
+
+    def _switch(self):
+        journal = Journal.open(self.journal_path)
+        if journal is None:
+            raise StoreError(f"{self.journal_path} is missing: was the store removed?")
+        head = journal.head
+        if head["version"] == self._version and self._last in (head["after"], head["checkpoint"]):
+            self._journal.close()
+            self._journal, self._last = journal, head["checkpoint"]
+            self._stale = False
+            self._follow()
+        else:
+            journal.close()
+            raise Moved("the journal was replaced by one that does not continue this state")
+
+    def _load(self):
+        """Read the file and its journal from scratch."""
+        self._state = None
+        if self._journal is not None:
+            self._journal.close()
+            self._journal = None
+        for _ in range(3):
+            try:
+                self._state = self._read_both()
+                return self._state
+            except Moved:
+                continue
+        raise StoreError(f"{self.journal_path} does not belong to {self.path}; if the file "
+                         f"was restored from a backup, move the journal aside")
+
+    def _read_both(self):
+        journal = Journal.open(self.journal_path)
+        if journal is None:
+            with self.lock():
+                self._create()
+            journal = Journal.open(self.journal_path)
+        try:
+            tables = self._read_file()
+            meta = tables.pop(layout.META)["1"]
+            head, self._journal = journal.head, journal
+            self._version, self._last = meta["version"], meta["id"]
+            self._state = State(tables)
+            self._stale = head["checkpoint"] != meta["id"]
+            if not self._stale:
+                self._follow()
+            # A checkpoint that stopped before replacing the journal leaves the one it
+            # folded in: that is the only other journal the file may have.
+            elif journal.end(head["version"], head["checkpoint"]) == (meta["version"],
+                                                                      meta["after"]):
+                journal.offset = journal.size()
+            else:
+                raise Moved("the file and the journal are of different checkpoints")
+            return self._state
+        except BaseException:
+            self._state = self._journal = None
+            journal.close()
+            raise
+
+    def _read_file(self):
+        try:
+            fd = files.open_regular(self.path)
+        except FileNotFoundError:
+            raise StoreError(f"{self.path} is missing: was the store removed?") from None
+        except OSError as err:
+            raise files.error(self.path, "cannot read", err) from err
+        try:
+            self._file_id = identity(os.fstat(fd))
+            data = files.read_all(fd)
+        except OSError as err:
+            raise files.error(self.path, "cannot read", err) from err
+        finally:
+            os.close(fd)
+        self._file_size = len(data)
+        try:
+            tables = orjson.loads(data)
+        except orjson.JSONDecodeError as err:
+            raise StoreError(f"{self.path}: not valid JSON: {err}") from err
+        try:
+            layout.check(tables)
+        except ValueError as err:
+            raise StoreError(f"{self.path}: JSON, but not a dataset store: {err}") from err
+        return tables
+
+    def _create(self):
+        """Under the lock: make the journal, and the file if it is missing or of the first
+        format."""
+        if os.path.exists(self.journal_path):
+            return
+        files.make_folder(self.folder)
+        if os.path.exists(self.path):
+            try:
+                meta = self._read_file()[layout.META]["1"]
+            except StoreError:
+                tables = self.upgrade(self.path)  # raises the fault if it is no older store
+                meta = new_meta(0, None)
+                files.write_atomic(self.path, layout.serialise({layout.META: {"1": meta},
+                                                                **tables}))
+        else:
+            meta = new_meta(0, None)
+            files.write_atomic(self.path, layout.serialise({layout.META: {"1": meta}}))
+        files.write_atomic(self.journal_path, header(meta))
+
+    # Writing
+
+    def commit(self, op, timeout=None):
+        """Run `op(state)` -> (result, changes) on the latest state under the lock, append
+        the changes, if any, as one synced line, and return the result."""
+        with self.mutex, self.lock(timeout):
+            state = self.read()
+            if self._stale:
+                self.checkpoint()  # the journal of a checkpoint cut short: replace it
+            journal = self._journal
+            if journal.size() > journal.offset:
+                os.ftruncate(journal.fd, journal.offset)  # a line torn by a crash
+            result, changes = op(state)
+            if changes:
+                self._append(changes)
+                if journal.offset > max(CHECKPOINT_MIN, self._file_size):
+                    try:
+                        self.checkpoint()
+                    except StoreError as err:  # the commit is safe in the journal
+                        log.warning("Could not fold the journal into the store: %s", err)
+            return result
+
+    def _append(self, changes):
+        version, line_id = self._version + 1, secrets.token_hex(8)
+        data = line(version, line_id, self._last, changes)
+        try:
+            files.append_synced(self._journal.fd, data, self.journal_path)
+            self._state.apply(changes)
+        except BaseException:
+            self._state = None  # read again: whether the line is in is for the file to say
+            raise
+        self._version, self._last = version, line_id
+        self._journal.offset += len(data)
+
+    def checkpoint(self):
+        """Under the lock: fold the journal into the file, and start a new journal."""
+        meta = new_meta(self._version, self._last)
+        tables = {layout.META: {"1": meta}, **self._state.tables}
+        data = layout.serialise(tables)
+        files.write_atomic(self.path, data)
+        self._file_id = identity(stat(self.path))
+        files.write_atomic(self.journal_path, header(meta))
+        self._file_size = len(data)
+        journal = Journal.open(self.journal_path)
+        self._journal.close()
+        self._journal, self._last, self._stale = journal, meta["id"], False
+
+    def close_state(self):
+        """Forget the state: the next read is from scratch (call with the mutex held)."""
+        if self._journal is not None and self._pid == os.getpid():
+            self._journal.close()
+        self._state = self._journal = None
+
+    def close(self):
+        with self.mutex:
+            if self._journal is not None and self._pid == os.getpid():
+                self._journal.close()
+            self._state = self._journal = None
+
+
+def stat(path):
+    try:
+        return os.stat(path)
+    except FileNotFoundError:
+        raise StoreError(f"{path} is missing: was the store removed?") from None
+    except OSError as err:
+        raise files.error(path, "cannot read", err) from err
+
+
+def identity(st):
+    """What tells one version of a file from another."""
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
+def new_meta(version, after):
+    return {"format": layout.FORMAT, "id": uuid.uuid4().hex, "version": version,
+            "after": after}

@@ -1,0 +1,162 @@
+"""The JSON engine's file system work: its lock, atomic replacement, synced appends.
+
+Every durable step is here, in one place: a new file is written beside its target,
+fsynced, renamed over it, and the folder fsynced; a journal line is appended and
+fdatasynced. Everything else in the engine works on bytes and dicts.
+"""
+
+import errno
+import fcntl
+import os
+import pwd
+import stat
+import time
+
+from app.store import StoreBusy, StoreError
+
+
+def error(path, what, err):
+    """A StoreError naming `path`, what failed and the system's reason."""
+    return StoreError(f"{path}: {what}: {getattr(err, 'strerror', None) or err}")
+
+
+class FileLock:
+    """An exclusive flock on a lock file, taken within `timeout` seconds or StoreBusy.
+
+    The flock is released by the kernel if the process dies, so a crash never leaves
+    the store locked.
+    """
+
+    def __init__(self, path, timeout):
+        self.path, self.timeout = path, timeout
+        self.fd = None
+
+    def __enter__(self):
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        except OSError as err:
+            raise error(self.path, "cannot open the lock file", err) from err
+        deadline, pause = time.monotonic() + self.timeout, 0.001
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise StoreBusy(f"{self.path}: the store is busy (locked by another "
+                                    f"process for over {self.timeout:g} s)") from None
+                time.sleep(pause)
+                pause = min(pause * 2, 0.02)
+        self.fd = fd
+        return self
+
+    def __exit__(self, *exc):
+        os.close(self.fd)  # closing the last descriptor releases the flock
+        self.fd = None
+
+
+def make_folder(folder):
+    """Make `folder` (and its parents) readable by its owner only, if missing."""
+    try:
+        os.makedirs(folder, mode=0o700, exist_ok=True)
+    except OSError as err:
+        raise error(folder, "cannot create the folder", err) from err
+
+
+def check_owner(path):
+    """Refuse a store file that belongs to another user: writing it would change its owner
+    and lock that user's service out."""
+    try:
+        owner = os.stat(path).st_uid
+    except FileNotFoundError:
+        return
+    except OSError as err:
+        raise error(path, "cannot read", err) from err
+    if owner != os.geteuid():
+        try:
+            name = pwd.getpwuid(owner).pw_name
+        except KeyError:
+            name = str(owner)
+        raise StoreError(f"{path} belongs to user {name}; run this as that user "
+                         f"(e.g. sudo -u {name} ...)")
+
+
+def open_regular(path, flags=os.O_RDONLY):
+    """Open `path` if it is a regular file of ours: never a link, a pipe or a device
+    (opened without blocking, so a planted fifo cannot hold us)."""
+    fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK)
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
+        os.close(fd)
+        raise OSError(errno.EPERM, "not a regular file of this user's")
+    os.set_blocking(fd, True)
+    return fd
+
+
+def read_all(fd, offset=0):
+    """The bytes of the open file `fd` from `offset` to its end."""
+    chunks = []
+    while True:
+        chunk = os.pread(fd, 1 << 20, offset)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        offset += len(chunk)
+
+
+def sync_folder(folder):
+    try:
+        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+    except OSError as err:
+        raise error(folder, "cannot sync the folder", err) from err
+
+
+def write_atomic(path, data):
+    """Replace `path` with `data`, whole or not at all, durably."""
+    folder, name = os.path.split(path)
+    temp = os.path.join(folder, f".{name}.tmp")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    except OSError as err:
+        raise error(path, "cannot write", err) from err
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+        os.rename(temp, path)
+    except OSError as err:
+        remove(temp)
+        raise error(path, "cannot write", err) from err
+    finally:
+        os.close(fd)
+    sync_folder(folder)
+
+
+def append_synced(fd, data, path):
+    """Append `data` to the journal open as `fd` and sync it; on failure cut the file back
+    to where it was, so no part of `data` stays."""
+    start = os.lseek(fd, 0, os.SEEK_END)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fdatasync(fd)
+    except OSError as err:
+        try:
+            os.ftruncate(fd, start)
+        except OSError:
+            pass  # a torn line is cut by the next writer; readers never take it
+        raise error(path, "cannot write", err) from err
+
+
+def remove(path):
+    try:
+        os.remove(path)
+    except FileNotFoundError:
+        pass

@@ -1,0 +1,170 @@
+"""The store file's layout: TinyDB's format, one table per line, and its checks.
+
+    {"meta": {"1": {"format": 2, "id": ..., "version": ..., "after": ...}},
+     "keys": {"1": {key}}, "tenants": {"1": {"id": ..., "created": ...}},
+     "tenant:<id>": {"1": {dataset}}, "idempotency": {"1": {...}}}
+
+TinyDB's doc ids grow with each insert, so they are also each table's creation order.
+The same layout is what `store export` writes and `store import` reads, on every engine.
+"""
+
+import re
+
+import orjson
+
+from app.store import rules
+
+FORMAT = 2
+META, KEYS, TENANTS, IDEMPOTENCY = "meta", "keys", "tenants", "idempotency"
+TENANT = "tenant:"  # prefix of the tables that each hold one tenant's datasets
+HEX32 = re.compile(r"[0-9a-f]{32}")
+STORED = {"id", "create_time", "update_time"}  # a stored dataset: these and its own fields
+
+
+def tenant_table(tenant):
+    return TENANT + tenant
+
+
+def stored_ok(doc):
+    """A dataset as a tenant table keeps it."""
+    return (type(doc) is dict and type(doc.get("id")) is str
+            and type(doc.get("create_time")) is int and type(doc.get("update_time")) is int
+            and rules.dataset_ok({k: v for k, v in doc.items() if k not in STORED}))
+
+
+def _tenant_ok(doc):
+    return (type(doc) is dict and doc.keys() == {"id", "created"}
+            and type(doc["id"]) is str and bool(HEX32.fullmatch(doc["id"]))
+            and type(doc["created"]) is int)
+
+
+def _idempotency_ok(doc):
+    return (type(doc) is dict and doc.keys() == {"tenant", "key", "fingerprint", "created",
+                                                 "dataset"}
+            and all(type(doc[f]) is str for f in ("tenant", "key", "fingerprint"))
+            and type(doc["created"]) is int and stored_ok(doc["dataset"]))
+
+
+def _meta_ok(doc):
+    return (type(doc) is dict and doc.get("format") == FORMAT
+            and type(doc.get("id")) is str and type(doc.get("version")) is int
+            and (doc.get("after") is None or type(doc.get("after")) is str))
+
+
+def validator(name):
+    """The check of a record of table `name`, or None if the layout has no such table."""
+    if name.startswith(TENANT):
+        return stored_ok if HEX32.fullmatch(name[len(TENANT):]) else None
+    return {META: _meta_ok, KEYS: rules.key_ok, TENANTS: _tenant_ok,
+            IDEMPOTENCY: _idempotency_ok}.get(name)
+
+
+def check(tables):
+    """Raise ValueError naming the first part of `tables` that is not the layout."""
+    if not isinstance(tables, dict):
+        raise ValueError("the top level is not a JSON object")
+    for name, table in tables.items():
+        valid = validator(name)
+        if valid is None:
+            raise ValueError(f"unexpected table {name!r}")
+        if not isinstance(table, dict):
+            raise ValueError(f"table {name!r} is not a JSON object")
+        # map() keeps this loop in C: it runs on every full read of the file.
+        if not (all(map(str.isdecimal, table)) and all(map(valid, table.values()))):
+            bad = next(i for i, doc in table.items() if not (i.isdecimal() and valid(doc)))
+            raise ValueError(f"record {bad!r} of table {name!r} is malformed")
+    meta = tables.get(META, {}).get("1")
+    if meta is None or len(tables[META]) != 1:
+        raise ValueError("no meta record (is this a dataset store?)")
+
+
+def serialise(tables):
+    """The file's bytes: one JSON object, a table per line, meta first."""
+    names = sorted(tables, key=lambda name: (name != META, name))
+    lines = [orjson.dumps(name) + b":" + orjson.dumps(tables[name]) for name in names]
+    return b"{" + b",\n".join(lines) + b"}\n"
+
+
+def numbered(records):
+    return {str(n): record for n, record in enumerate(records, 1)}
+
+
+def to_tables(export, meta):
+    """The tables of an export (see Store.export), with `meta`."""
+    tables = {META: {"1": meta}, KEYS: numbered(export["keys"]),
+              TENANTS: numbered(export["tenants"]),
+              IDEMPOTENCY: numbered([{**entry, "dataset": _stored(entry["dataset"])}
+                                     for entry in export["idempotency"]])}
+    for dataset in export["datasets"]:
+        table = tables.setdefault(tenant_table(dataset["tenant_id"]), {})
+        table[str(len(table) + 1)] = _stored(dataset)
+    return tables
+
+
+def _stored(dataset):
+    return {k: v for k, v in dataset.items() if k not in ("tenant_id", "created_by")}
+
+
+def shown(stored, tenant):
+    """A stored dataset as the interface returns it."""
+    return {**stored, "tenant_id": tenant, "created_by": tenant}
+
+
+def from_tables(tables):
+    """The export of `tables`: each list in creation order."""
+    def ordered(table):
+        return [table[i] for i in sorted(table, key=int)]
+    datasets = []
+    for tenant in ordered(tables.get(TENANTS, {})):
+        datasets += [shown(d, tenant["id"])
+                     for d in ordered(tables.get(tenant_table(tenant["id"]), {}))]
+    idempotency = [{**e, "dataset": shown(e["dataset"], e["tenant"])}
+                   for e in ordered(tables.get(IDEMPOTENCY, {}))]
+    return {"keys": ordered(tables.get(KEYS, {})), "tenants": ordered(tables.get(TENANTS, {})),
+            "datasets": datasets, "idempotency": idempotency}
+
+
+OLD_DATASET = {"id", "name", "create_time", "update_time"}
+
+
+def _old_dataset_ok(doc):
+    return (type(doc) is dict and doc.keys() == OLD_DATASET and type(doc["name"]) is str
+            and type(doc["id"]) is str and type(doc["create_time"]) is int
+            and type(doc["update_time"]) is int)
+
+
+def _check_old(tables):
+    if not isinstance(tables, dict) or META in tables:
+        raise ValueError("neither this format nor the first")
+    for name, table in tables.items():
+        if name in ("changes", "applied"):
+            continue
+        valid = (rules.key_ok if name == KEYS else
+                 _old_dataset_ok if validator(name) is stored_ok else None)
+        if valid is None or not isinstance(table, dict):
+            raise ValueError(f"unexpected table {name!r}")
+        if not all(i.isdecimal() and valid(doc) for i, doc in table.items()):
+            raise ValueError(f"table {name!r} has a malformed record")
+
+
+def upgrade(tables, defaults):
+    """The tables of a store written by the first format (datasets with a name and times
+    only, a changes log, answers of group commits), in this format, without meta; raises
+    ValueError if `tables` is not such a store."""
+    _check_old(tables)
+    keys = tables.get(KEYS, {})
+    tenants = {}
+    for key in sorted(keys.values(), key=lambda k: k["created"]):
+        tenants.setdefault(key["tenant"], key["created"])
+    new = {KEYS: keys}
+    for name, table in tables.items():
+        if name.startswith(TENANT):
+            tenant = name[len(TENANT):]
+            first = min((d["create_time"] for d in table.values()), default=0)
+            tenants[tenant] = min(tenants.get(tenant, first), first)
+            new[name] = {i: {**rules.new_dataset({"name": d["name"], **defaults}),
+                             "id": d["id"], "create_time": d["create_time"],
+                             "update_time": d["update_time"]} for i, d in table.items()}
+    ordered = sorted(tenants.items(), key=lambda item: item[1])
+    new[TENANTS] = numbered([{"id": t, "created": created} for t, created in ordered])
+    return new
