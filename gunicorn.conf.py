@@ -24,3 +24,17 @@ def on_starting(server):
             store.close()  # the workers open their own
     except (StoreError, ValueError) as err:
         sys.exit(f"Refusing to start: {err}")
+
+
+def on_exit(server):
+    """A clean stop folds the JSON engine's journal into the store file."""
+    from app import create_app
+    from app.store import StoreError
+
+    store = create_app().extensions["store"]
+    try:
+        store.compact()
+    except StoreError as err:  # the store is safe as it is: say why and stop
+        server.log.warning("Could not compact the store at exit: %s", err)
+    finally:
+        store.close()

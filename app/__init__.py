@@ -14,6 +14,7 @@ def create_app(test_config=None):
         DB_PATH="data/db.json",
         DATABASE_URL=None,
         LOCK_TIMEOUT=10,  # seconds a request waits for the store, below gunicorn's timeout
+        JOURNAL_LIMIT=1 << 20,  # bytes: the JSON engine's journal is folded in past this
         NAME_RULE="strict",
         EMBD_ID="BAAI/bge-large-zh-v1.5",
         LANGUAGE="English",

@@ -129,6 +129,9 @@ class Store:
         """Load an export into this store, which must be empty (else StoreError)."""
         raise NotImplementedError
 
+    def compact(self):
+        """Make the store as small on disk as it can be now (a clean stop does this)."""
+
     def close(self):
         """Let go of files, connections and pools."""
 

@@ -27,7 +27,8 @@ class JsonStore(Store):
         self.legacy_defaults = {"embedding_model": config.get("EMBD_ID"),
                                 "language": config.get("LANGUAGE", "English"),
                                 "parser_config": {"pages": [[1, 1000000]]}}
-        self.engine = Engine(path, float(config.get("LOCK_TIMEOUT", 10)), self._upgrade)
+        self.engine = Engine(path, float(config["LOCK_TIMEOUT"]), int(config["JOURNAL_LIMIT"]),
+                             self._upgrade)
         files.make_folder(self.engine.folder)
 
     def _read(self, query):
@@ -209,9 +210,13 @@ class JsonStore(Store):
                           for name, table in tables.items() for doc_id, record in table.items()]
 
         self.engine.commit(op)
+        self.compact()
+
+    def compact(self):
         with self.engine.mutex, self.engine.lock():
             self.engine.read()
-            self.engine.checkpoint()
+            if self.engine.journal_size():
+                self.engine.checkpoint()
 
     def close(self):
         self.engine.close()

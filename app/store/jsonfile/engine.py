@@ -14,7 +14,6 @@ from app.store.jsonfile import files, layout
 from app.store.jsonfile.journal import Journal, entries, header, line
 from app.store.jsonfile.state import State
 
-CHECKPOINT_MIN = 1 << 20  # bytes of journal below which it is never folded in
 log = logging.getLogger(__name__)
 
 
@@ -32,11 +31,12 @@ class Engine:
     under the exclusive lock and appends its changes as one synced journal line.
     """
 
-    def __init__(self, path, lock_timeout, upgrade):
+    def __init__(self, path, lock_timeout, journal_limit, upgrade):
         self.path = os.path.abspath(path)
         self.folder = os.path.dirname(self.path)
         self.journal_path = self.path + ".wal"
         self.lock_timeout = lock_timeout
+        self.journal_limit = journal_limit  # bytes of journal below which it stays apart
         self.upgrade = upgrade  # tables of the first format -> tables of this one
         self.mutex = threading.Lock()  # threads of one process share its state
         self._pid = self._state = self._journal = None
@@ -206,7 +206,7 @@ class Engine:
             result, changes = op(state)
             if changes:
                 self._append(changes)
-                if journal.offset > max(CHECKPOINT_MIN, self._file_size):
+                if journal.offset > max(self.journal_limit, self._file_size):
                     try:
                         self.checkpoint()
                     except StoreError as err:  # the commit is safe in the journal
@@ -224,6 +224,10 @@ class Engine:
             raise
         self._version, self._last = version, line_id
         self._journal.offset += len(data)
+
+    def journal_size(self):
+        """Bytes of commits in the journal (call with the lock held, after `read`)."""
+        return self._journal.offset - self._journal.start
 
     def checkpoint(self):
         """Under the lock: fold the journal into the file, and start a new journal."""

@@ -64,6 +64,7 @@ class Journal:
         self.path, self.fd = path, fd
         self.inode = os.fstat(fd).st_ino
         self.head, self.offset = parse_header(files.read_all(fd), path)
+        self.start = self.offset  # where the commits begin
 
     @classmethod
     def open(cls, path):
