@@ -220,3 +220,47 @@ def test_renames_racing_creates_across_processes_never_share_a_name(app, tmp_pat
     listed, total = create_app({"TESTING": True, "DB_PATH": path}).extensions[
         "store"].list_datasets(tenant)
     assert total == 80 and sorted(d["name"] for d in listed) == sorted(given)
+
+
+def test_a_store_of_another_user_is_refused_naming_its_owner(api, tmp_path):
+    assert api.create("a").status_code == 200
+    for path in tmp_path.iterdir():
+        os.chown(path, 65534, 65534)  # nobody's, as a service account's would be
+    found = contents(tmp_path)
+    fresh = create_app({"TESTING": True, "DB_PATH": str(tmp_path / "db.json")})
+    result = fresh.test_cli_runner().invoke(args=["keys", "create"])
+    assert result.exit_code == 1 and "belongs to user nobody" in result.output
+    assert contents(tmp_path) == found
+    assert {path.stat().st_uid for path in tmp_path.iterdir()} == {65534}
+
+
+@pytest.mark.parametrize("planted", ["fifo", "symlink"])
+def test_a_pipe_or_a_link_in_place_of_the_journal_is_refused_without_waiting(
+        api, tmp_path, planted):
+    assert api.create("a").status_code == 200
+    journal = tmp_path / "db.json.wal"
+    os.rename(journal, tmp_path / "elsewhere")
+    if planted == "fifo":
+        os.mkfifo(journal)
+    else:
+        journal.symlink_to(tmp_path / "elsewhere")
+    fresh = Api(create_app({"TESTING": True, "DB_PATH": str(tmp_path / "db.json")})
+                .test_client(), api.headers["Authorization"].split()[1])
+    assert fresh.list().status_code == 500
+    assert api.create("b").status_code == 500
+
+
+def test_a_store_removed_while_serving_is_an_error_not_a_new_store(api, tmp_path):
+    assert api.create("a").status_code == 200
+    for name in ("db.json", "db.json.wal"):
+        os.remove(tmp_path / name)
+    assert api.list().status_code == 500
+    assert api.client.get("/healthz").status_code == 503
+    assert not (tmp_path / "db.json").exists()
+
+
+def test_the_folder_made_for_the_store_is_its_owners_alone(tmp_path):
+    app = create_app({"TESTING": True, "DB_PATH": str(tmp_path / "new" / "db.json")})
+    issue_key(app.test_cli_runner())
+    assert (tmp_path / "new").stat().st_mode & 0o777 == 0o700
+    assert {p.stat().st_mode & 0o777 for p in (tmp_path / "new").iterdir()} == {0o600}

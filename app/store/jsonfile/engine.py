@@ -120,6 +120,7 @@ class Engine:
                          f"was restored from a backup, move the journal aside")
 
     def _read_both(self):
+        files.check_owner(self.path)
         journal = Journal.open(self.journal_path)
         if journal is None:
             with self.lock():
@@ -257,7 +258,7 @@ class Engine:
 
 def stat(path):
     try:
-        return os.stat(path)
+        return os.lstat(path)  # a link put in the file's place is not the file
     except FileNotFoundError:
         raise StoreError(f"{path} is missing: was the store removed?") from None
     except OSError as err:
