@@ -6,7 +6,7 @@ from app import auth, openapi
 from app.errors import ARGUMENT_ERROR, DATA_ERROR, SUCCESS, ApiError
 from app.schemas import (created_schema, create_schema, dataset_schema, deleted_schema,
                          list_query_schema)
-from app.store import NotFound, StoreError, get_store
+from app.store import LimitReached, NotFound, StoreError, get_store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(auth.authenticate)
@@ -29,16 +29,25 @@ def create_dataset():
     config = current_app.config
     fields = {"name": name, "embedding_model": config["EMBD_ID"], "language": config["LANGUAGE"],
               "parser_config": {"pages": [[1, 1000000]]}}
-    record = get_store().create_dataset(g.tenant_id, fields, auth.now_ms())
+    try:
+        record = get_store().create_dataset(g.tenant_id, fields, auth.now_ms())
+    except LimitReached as err:
+        raise ApiError(400, DATA_ERROR, f"This tenant has reached its limit of {err.limit} "
+                                        f"datasets; delete some to make more.") from None
     return created_schema.dump({"code": SUCCESS, "data": record, "message": "success"})
 
 
 @bp.get("/dataset")
 def list_datasets():
     query = list_query_schema.load(request.args)
+    most, count = current_app.config["LIST_LIMIT"], query["count"]
     records, _ = get_store().list_datasets(
         g.tenant_id, orderby=query["orderby"], desc=query["desc"], offset=query["offset"],
-        limit=None if query["count"] == -1 else query["count"])
+        limit=most + 1 if count == -1 or count > most else count)
+    if len(records) > most:  # never a silently shortened list
+        raise ApiError(400, ARGUMENT_ERROR, f"A list answers at most {most} datasets and this "
+                                            f"one would answer more; page with offset and "
+                                            f"count (count={most} or less).")
     records = dataset_schema.dump(records, many=True)
     # Legacy quirk, kept on purpose: the document answers a successful list with
     # code 102 (DATA_ERROR), and existing clients check for it.

@@ -32,6 +32,14 @@ class NotFound(Exception):
         self.ids = ids
 
 
+class LimitReached(Exception):
+    """A create past the tenant's limit of datasets (DATASET_API_TENANT_DATASET_LIMIT)."""
+
+    def __init__(self, limit):
+        super().__init__(limit)
+        self.limit = limit
+
+
 class IdempotencyMismatch(Exception):
     """An Idempotency-Key used before with another request body."""
 
@@ -81,7 +89,8 @@ class Store:
 
     def create_dataset(self, tenant, fields, now, idempotency=None):
         """Add a dataset with `fields` (rules.DATASET_FIELDS), its name made free with
-        rules.free_name; return the record. `idempotency` = (key, fingerprint): a create
+        rules.free_name; return the record. Raises LimitReached if the tenant has its
+        limit of datasets (config TENANT_DATASET_LIMIT) already. `idempotency` = (key, fingerprint): a create
         with a key seen in the last day returns that create's record again, or raises
         IdempotencyMismatch if its fingerprint differs."""
         raise NotImplementedError

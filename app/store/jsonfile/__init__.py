@@ -12,8 +12,8 @@ import uuid
 
 import orjson
 
-from app.store import (IdempotencyMismatch, NameTaken, NotFound, Store, StoreBusy, StoreError,
-                       rules)
+from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, Store, StoreBusy,
+                       StoreError, rules)
 from app.store.jsonfile import files, layout
 from app.store.jsonfile.engine import Engine
 from app.store.jsonfile.layout import IDEMPOTENCY, KEYS, TENANTS, shown, tenant_table
@@ -24,6 +24,7 @@ class JsonStore(Store):
 
     def __init__(self, path, config):
         self.path = self.location = os.path.abspath(path)
+        self.dataset_limit = int(config["TENANT_DATASET_LIMIT"])
         self.legacy_defaults = {"embedding_model": config.get("EMBD_ID"),
                                 "language": config.get("LANGUAGE", "English"),
                                 "parser_config": {"pages": [[1, 1000000]]}}
@@ -117,6 +118,8 @@ class JsonStore(Store):
                     if entry["fingerprint"] != idempotency[1]:
                         raise IdempotencyMismatch(idempotency[0])
                     return shown(entry["dataset"], tenant), []
+            if len(state.taken(tenant)) >= self.dataset_limit:
+                raise LimitReached(self.dataset_limit)
             stored = {**record, "name": rules.free_name(record["name"], state.taken(tenant)),
                       "id": uuid.uuid4().hex, "create_time": now, "update_time": now}
             table = tenant_table(tenant)
