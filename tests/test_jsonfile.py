@@ -4,6 +4,7 @@ import errno
 import json
 import multiprocessing
 import os
+import time
 
 import pytest
 from tinydb import TinyDB
@@ -264,3 +265,32 @@ def test_the_folder_made_for_the_store_is_its_owners_alone(tmp_path):
     issue_key(app.test_cli_runner())
     assert (tmp_path / "new").stat().st_mode & 0o777 == 0o700
     assert {p.stat().st_mode & 0o777 for p in (tmp_path / "new").iterdir()} == {0o600}
+
+
+def test_idempotency_keys_are_forgotten_after_a_day_at_a_checkpoint(tmp_path):
+    app = create_app({"TESTING": True, "DB_PATH": str(tmp_path / "db.json"),
+                      "JOURNAL_LIMIT": 1})  # a checkpoint after every commit
+    store, tenant = app.extensions["store"], "ef" * 16
+    now = time.time_ns() // 1_000_000
+    fresh = store.create_dataset(tenant, {"name": "a"}, now, idempotency=("k1", "f"))
+    stale = store.create_dataset(tenant, {"name": "b"}, now - rules.IDEMPOTENCY_TTL - 1,
+                                 idempotency=("k2", "f"))
+    store.create_dataset(tenant, {"name": "c"}, now)
+    assert store.create_dataset(tenant, {"name": "a"}, now, idempotency=("k1", "f")) == fresh
+    again = store.create_dataset(tenant, {"name": "b"}, now, idempotency=("k2", "f"))
+    assert again["name"] == "b(1)" and again["id"] != stale["id"]
+
+
+def test_replaced_journals_are_let_go_of(tmp_path):
+    """Processes keep no deleted journal open past their next request: no disk held."""
+    apps = [create_app({"TESTING": True, "DB_PATH": str(tmp_path / "db.json"),
+                        "JOURNAL_LIMIT": 1}) for _ in range(3)]
+    key = issue_key(apps[0].test_cli_runner())
+    apis = [Api(app.test_client(), key) for app in apps]
+    for n in range(60):
+        assert apis[n % 3].create(f"kb{n}").status_code == 200
+    for api in apis:
+        assert len(api.names()) == 60
+    held = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
+            if os.path.exists(f"/proc/self/fd/{fd}")]
+    assert [path for path in held if path.startswith(str(tmp_path)) and "deleted" in path] == []

@@ -8,6 +8,7 @@ stays the same as the store grows. Readers take no lock (see engine.Engine).
 """
 
 import os
+import time
 import uuid
 
 import orjson
@@ -29,7 +30,7 @@ class JsonStore(Store):
                                 "language": config.get("LANGUAGE", "English"),
                                 "parser_config": {"pages": [[1, 1000000]]}}
         self.engine = Engine(path, float(config["LOCK_TIMEOUT"]), int(config["JOURNAL_LIMIT"]),
-                             self._upgrade)
+                             self._upgrade, expired)
         files.make_folder(self.engine.folder)
 
     def _read(self, query):
@@ -223,6 +224,13 @@ class JsonStore(Store):
 
     def close(self):
         self.engine.close()
+
+
+def expired(state):
+    """The changes that forget the Idempotency-Keys older than rules.IDEMPOTENCY_TTL."""
+    oldest = time.time_ns() // 1_000_000 - rules.IDEMPOTENCY_TTL
+    return [("del", IDEMPOTENCY, doc_id) for doc_id, entry in state.table(IDEMPOTENCY).items()
+            if entry["created"] < oldest]
 
 
 def ordered(table):

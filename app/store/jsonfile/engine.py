@@ -31,13 +31,14 @@ class Engine:
     under the exclusive lock and appends its changes as one synced journal line.
     """
 
-    def __init__(self, path, lock_timeout, journal_limit, upgrade):
+    def __init__(self, path, lock_timeout, journal_limit, upgrade, expired):
         self.path = os.path.abspath(path)
         self.folder = os.path.dirname(self.path)
         self.journal_path = self.path + ".wal"
         self.lock_timeout = lock_timeout
         self.journal_limit = journal_limit  # bytes of journal below which it stays apart
         self.upgrade = upgrade  # tables of the first format -> tables of this one
+        self.expired = expired  # state -> the changes that drop what has expired
         self.mutex = threading.Lock()  # threads of one process share its state
         self._pid = self._state = self._journal = None
         self._version = self._last = None  # the last line (or checkpoint) applied
@@ -209,6 +210,9 @@ class Engine:
                 self._append(changes)
                 if journal.offset > max(self.journal_limit, self._file_size):
                     try:
+                        expired = self.expired(state)
+                        if expired:
+                            self._append(expired)
                         self.checkpoint()
                     except StoreError as err:  # the commit is safe in the journal
                         log.warning("Could not fold the journal into the store: %s", err)
