@@ -6,6 +6,8 @@ import os
 import random
 import re
 import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -377,3 +379,38 @@ def test_no_key_is_written_to_the_store_or_the_logs(serve, db_path):
         secret = key.removeprefix("ragflow-")[:16]
         assert secret not in stored and secret not in logs
         assert hashlib.sha256(key.encode()).hexdigest() not in logs
+
+
+def test_a_lock_held_by_a_stopped_process_delays_no_read_and_fails_writes_in_time(
+        serve, db_path):
+    """Another process takes the store's lock and is stopped: reads and health go on at
+    once; a write answers a JSON 503 with Retry-After well before gunicorn's timeout."""
+    key = issue_key(db_path)
+    server = serve()
+    assert made(create(server, key, "before"))
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import fcntl, os, sys, time; "
+         "fd = os.open(sys.argv[1], os.O_RDWR); fcntl.flock(fd, fcntl.LOCK_EX); "
+         "print('held', flush=True); time.sleep(120)", f"{db_path}.lock"],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline() == "held\n"
+        os.kill(holder.pid, signal.SIGSTOP)
+        started = time.monotonic()
+        assert list(listing(server, key).values()) == ["before"]
+        assert server.request("GET", "/healthz").status_code == 200
+        assert time.monotonic() - started < 2
+        response = create(server, key, "during")
+        waited = time.monotonic() - started
+        assert response.status_code == 503 and response.json()["code"] == 100
+        assert response.headers["Retry-After"] == "1"
+        assert 5 < waited < 20  # DATASET_API_LOCK_TIMEOUT (10 s), below gunicorn's 30 s
+        command = cli(db_path, "keys", "create")
+        assert command.returncode == 1 and "busy" in command.stderr
+        assert "10 s" in command.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+        holder.stdout.close()
+    assert made(create(server, key, "after"))
+    assert sorted(listing(server, key).values()) == ["after", "before"]
