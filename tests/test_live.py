@@ -414,3 +414,20 @@ def test_a_lock_held_by_a_stopped_process_delays_no_read_and_fails_writes_in_tim
         holder.stdout.close()
     assert made(create(server, key, "after"))
     assert sorted(listing(server, key).values()) == ["after", "before"]
+
+
+def test_after_a_clean_stop_tinydb_reads_every_record(serve, db_path):
+    """A clean stop folds the journal into the file, which plain TinyDB then reads whole."""
+    from tinydb import TinyDB
+
+    key = issue_key(db_path)
+    server = serve()
+    created = dict(map(made, in_parallel(lambda n: create(server, key, f"t{n}"), range(40))))
+    for dataset_id in list(created)[:10]:
+        assert delete(server, key, dataset_id).status_code == 200
+        del created[dataset_id]
+    server.stop()
+    db = TinyDB(str(db_path), access_mode="r")
+    [table] = [name for name in db.tables() if name.startswith("tenant:")]
+    assert {r["id"]: r["name"] for r in db.table(table).all()} == created
+    db.close()
