@@ -65,7 +65,9 @@ class Engine:
 
     def read(self):
         """The current state (call with the mutex held)."""
-        if self._pid != os.getpid():  # a forked process: what is open is its parent's
+        if self._pid != os.getpid():  # a forked process: its state is its parent's
+            if self._journal is not None:
+                self._journal.close()  # this process's copy of the parent's descriptor
             self._pid, self._state, self._journal = os.getpid(), None, None
         if self._state is None:
             return self._load()

@@ -1,0 +1,90 @@
+"""The storage interface's shared rules, and every app on one store seeing every change."""
+
+import pytest
+
+from app import create_app
+from app.store import NameTaken, NotFound, rules
+from tests.conftest import Api, issue_key
+
+
+@pytest.mark.parametrize("name, taken, expected", [
+    ("kb", set(), "kb"),
+    ("kb", {"kb"}, "kb(1)"),
+    ("KB", {"kb", "kb(1)", "kb(3)"}, "KB(2)"),
+    ("a.b", {"a.b"}, "a.b(1)"),
+    ("Straße", {"strasse"}, "Straße(1)"),  # casefold: what Python calls the same name
+])
+def test_free_name(name, taken, expected):
+    assert rules.free_name(name, taken) == expected
+
+
+def two_processes(config):
+    """Two apps on one store, as two gunicorn workers (or two hosts) would be, one key."""
+    first, second = create_app(config), create_app(config)
+    key = issue_key(first.test_cli_runner())
+    return Api(first.test_client(), key), Api(second.test_client(), key)
+
+
+def test_every_app_on_the_store_sees_every_change(config):
+    one, two = two_processes(config)
+    one.create("kb")
+    assert two.names() == ["kb"]
+    assert two.create("KB").json["data"]["dataset_name"] == "KB(1)"
+    assert one.names() == ["KB(1)", "kb"]
+    one.delete(one.list().json["data"][1]["id"])
+    assert two.names() == ["KB(1)"]
+    first = one.client.application
+    [key_id] = [k["id"] for k in first.extensions["store"].list_keys()]
+    first.test_cli_runner().invoke(args=["keys", "revoke", key_id])
+    assert two.list().status_code == 401
+
+
+def test_a_rename_frees_the_old_name_in_every_app(config):
+    """The bug of a store that cannot change records: the renamed name stayed taken."""
+    one, two = two_processes(config)
+    [store_one, store_two] = [api.client.application.extensions["store"] for api in (one, two)]
+    tenant = store_one.list_keys()[0]["tenant"]
+    dataset = store_one.create_dataset(tenant, {"name": "a"}, 1)
+    store_one.update_dataset(tenant, dataset["id"], {"name": "b"}, 2)
+    assert store_one.create_dataset(tenant, {"name": "a"}, 3)["name"] == "a"
+    assert store_two.create_dataset(tenant, {"name": "A"}, 4)["name"] == "A(1)"
+    assert store_two.create_dataset(tenant, {"name": "B"}, 5)["name"] == "B(1)"
+    with pytest.raises(NameTaken):
+        store_two.update_dataset(tenant, dataset["id"], {"name": "a"}, 6)
+    renamed = store_two.update_dataset(tenant, dataset["id"], {"name": "a"}, 6,
+                                       rename_taken=True)
+    assert renamed["name"] == "a(2)" and renamed["update_time"] == 6
+    assert store_one.get_dataset(tenant, dataset["id"]) == renamed
+
+
+def test_bulk_delete_is_all_or_none(config):
+    store = create_app(config).extensions["store"]
+    tenant, other = "a" * 32, "b" * 32
+    mine = [store.create_dataset(tenant, {"name": f"d{n}"}, n)["id"] for n in range(3)]
+    theirs = store.create_dataset(other, {"name": "x"}, 9)["id"]
+    with pytest.raises(NotFound) as missing:
+        store.delete_datasets(tenant, [mine[0], theirs, "0" * 32])
+    assert missing.value.ids == [theirs, "0" * 32]
+    assert store.list_datasets(tenant)[1] == 3
+    assert [d["id"] for d in store.delete_datasets(tenant, mine[:2])] == mine[:2]
+    assert [d["id"] for d in store.delete_datasets(tenant)] == mine[2:]
+    assert store.list_datasets(tenant) == ([], 0)
+    assert store.list_datasets(other)[1] == 1
+
+
+def test_list_filters_orders_and_pages_with_a_total(config):
+    store = create_app(config).extensions["store"]
+    tenant = "c" * 32
+    for n, name in enumerate(["b", "D", "a", "e", "C"]):
+        store.create_dataset(tenant, {"name": name}, 100 + n % 2)  # ties in create_time
+    def names(**kwargs):
+        records, total = store.list_datasets(tenant, **kwargs)
+        return [r["name"] for r in records], total
+    assert names(orderby="name", desc=False) == (["a", "b", "C", "D", "e"], 5)
+    assert names(desc=False) == (["b", "a", "C", "D", "e"], 5)  # ties in creation order
+    assert names(desc=True, offset=1, limit=2) == (["D", "C"], 5)
+    assert names(name="c") == (["C"], 1)
+    [record], _ = store.list_datasets(tenant, name="e")
+    assert names(dataset_id=record["id"]) == (["e"], 1)
+    assert names(dataset_id=record["id"], name="a") == ([], 0)
+    assert names(name="zz") == ([], 0)
