@@ -1,6 +1,10 @@
+import os
+
 import pytest
 
 from app import create_app
+from app import store as stores
+from tests import pgserver
 
 
 def issue_key(runner, *args):
@@ -32,9 +36,65 @@ class Api:
         return self.client.delete(f"/api/v1/dataset/{dataset_id}", headers=self.headers)
 
 
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The URL of a PostgreSQL server for the session: DATASET_API_TEST_DATABASE_URL, or a
+    throwaway server; skipped where there is none, but a failure in CI."""
+    url = os.environ.get("DATASET_API_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    if not pgserver.available():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL: {pgserver.HOW}")
+        pytest.skip(pgserver.HOW)
+    server = pgserver.Server()
+    try:
+        yield server.url()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_database(postgres_server):
+    return pgserver.create_database(postgres_server, "dataset_api_tests")
+
+
 @pytest.fixture
-def config(tmp_path):
-    return {"TESTING": True, "DB_PATH": str(tmp_path / "db.json")}
+def postgres_url(postgres_database):
+    """A database with no rows in the store's tables."""
+    pgserver.empty(postgres_database)
+    return postgres_database
+
+
+@pytest.fixture(autouse=True)
+def closing_stores(monkeypatch):
+    """Every store a test opens is closed after it: PostgreSQL pools hold connections."""
+    opened = []
+    open_store = stores.open_store
+
+    def opening(config):
+        opened.append(open_store(config))
+        return opened[-1]
+
+    monkeypatch.setattr(stores, "open_store", opening)
+    yield
+    for store in opened:
+        store.close()
+
+
+@pytest.fixture(params=["json", "postgres"])
+def engine(request):
+    return request.param
+
+
+@pytest.fixture
+def config(request, engine, tmp_path):
+    """The app's configuration, for each engine in turn."""
+    config = {"TESTING": True, "DB_PATH": str(tmp_path / "db.json")}
+    if engine == "postgres":
+        config["DATABASE_URL"] = request.getfixturevalue("postgres_url")
+    return config
 
 
 @pytest.fixture

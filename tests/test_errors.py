@@ -66,6 +66,7 @@ def test_unexpected_exception(config, caplog, monkeypatch):
     assert "secret detail" in caplog.text and "Traceback" in caplog.text
 
 
+@pytest.mark.parametrize("engine", ["json"])  # the file's damage: test_jsonfile has more
 @pytest.mark.parametrize("damage", [b"", b'{"keys": ', b"[]", b'{"keys": []}'])
 def test_damaged_store_while_serving(api, config, caplog, damage):
     assert api.create("kb").status_code == 200

@@ -3,6 +3,7 @@
 import json
 import re
 
+import psycopg
 import pytest
 import schemathesis
 from openapi_spec_validator import validate
@@ -101,8 +102,14 @@ def test_records_have_exactly_the_described_fields(api, client):
 
 
 def damage(api):
-    with open(api.client.application.config["DB_PATH"], "w") as file:
-        file.write("{")
+    """Make the store unreadable: a torn file, or the database's tables gone."""
+    config = api.client.application.config
+    if config["DATABASE_URL"]:
+        with psycopg.connect(config["DATABASE_URL"], autocommit=True) as conn:
+            conn.execute("DROP TABLE schema_version, idempotency, datasets, keys, tenants")
+    else:
+        with open(config["DB_PATH"], "w") as file:
+            file.write("{")
 
 
 ANSWERS = {  # what the contract shows, as (method, path, status, how to get it)

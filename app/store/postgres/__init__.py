@@ -1,0 +1,316 @@
+"""The PostgreSQL engine: the same operations, for several app servers on one database.
+
+Each worker process opens its own pool on first use (after gunicorn forks). Name
+uniqueness per tenant is the database's: a UNIQUE (tenant_id, name_key) index over
+rules.same_name of each name, so servers racing for one name never both get it. Writes to
+one tenant's datasets take its row in `tenants` first, which serialises them and keeps its
+count of datasets.
+"""
+
+import os
+import threading
+from contextlib import contextmanager
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, Store, StoreBusy,
+                       StoreError, rules)
+from app.store.postgres.schema import migrate
+ORDER_BY = {"create_time": "create_time", "update_time": "update_time",
+            "name": 'name_key COLLATE "C"'}
+BIGINT = 2 ** 63 - 1  # the largest LIMIT and OFFSET PostgreSQL takes
+DATASET_COLUMNS = "id, tenant_id, name, fields, create_time, update_time"
+
+
+def record(row):
+    """A dataset row as the interface returns it."""
+    return {**row["fields"], "name": row["name"], "id": row["id"], "tenant_id": row["tenant_id"],
+            "created_by": row["tenant_id"], "create_time": row["create_time"],
+            "update_time": row["update_time"]}
+
+
+def own_fields(dataset):
+    return {k: v for k, v in dataset.items() if k in rules.DATASET_FIELDS and k != "name"}
+
+
+class PostgresStore(Store):
+    """Keys and datasets in PostgreSQL."""
+
+    def __init__(self, url, config):
+        self.url = url
+        self.location = psycopg.conninfo.make_conninfo(url, password="") if "@" in url else url
+        self.dataset_limit = int(config["TENANT_DATASET_LIMIT"])
+        self.timeout = float(config["LOCK_TIMEOUT"])
+        self._pool, self._pid = None, None
+        self._mutex = threading.Lock()
+
+    def _open(self):
+        """This process's pool, made on first use, with the schema brought up to date."""
+        with self._mutex:
+            if self._pid != os.getpid():
+                self._pool, self._pid = None, os.getpid()  # the parent's is not ours
+            if self._pool is None:
+                pool = ConnectionPool(
+                    self.url, min_size=1, max_size=4, timeout=3, open=False,
+                    check=ConnectionPool.check_connection, reconnect_timeout=0,
+                    kwargs={"connect_timeout": 3, "row_factory": dict_row,
+                            "options": f"-c statement_timeout={int(self.timeout * 1000)}"
+                                       f" -c lock_timeout={int(self.timeout * 1000)}"})
+                pool.open(wait=False)
+                try:
+                    with pool.connection() as conn:
+                        migrate(conn)
+                except BaseException:
+                    pool.close()
+                    raise
+                self._pool = pool
+            return self._pool
+
+    @contextmanager
+    def _transaction(self, timeout=None):
+        """A connection in a transaction, committed at the end; database errors as StoreError
+        (StoreBusy when the server cannot be reached or a wait ran out)."""
+        try:
+            pool = self._open()
+            with pool.connection(timeout) as conn:
+                yield conn
+        except PoolTimeout as err:
+            raise StoreBusy(f"{self.location}: no connection to PostgreSQL: {err}") from err
+        except (psycopg.OperationalError, psycopg.errors.QueryCanceled,
+                psycopg.errors.LockNotAvailable) as err:
+            raise StoreBusy(f"{self.location}: {err}".strip()) from err
+        except psycopg.Error as err:
+            raise StoreError(f"{self.location}: {err}".strip()) from err
+
+    def _lock_tenant(self, conn, tenant, now, add=0):
+        """Take the tenant's row (made if missing), adding `add` to its count; the count."""
+        return conn.execute(
+            "INSERT INTO tenants (id, created, datasets) VALUES (%s, %s, %s)"
+            " ON CONFLICT (id) DO UPDATE SET datasets = tenants.datasets + EXCLUDED.datasets"
+            " RETURNING datasets", (tenant, now, add)).fetchone()["datasets"]
+
+    # Keys and tenants
+
+    def create_key(self, tenant, label, digest, now):
+        key = {"id": os.urandom(16).hex(), "tenant": tenant, "name": label, "digest": digest,
+               "created": now, "last_used": None}
+        with self._transaction() as conn:
+            conn.execute("INSERT INTO tenants (id, created) VALUES (%s, %s)"
+                         " ON CONFLICT (id) DO NOTHING", (tenant, now))
+            conn.execute("INSERT INTO keys (id, tenant, name, digest, created) VALUES"
+                         " (%(id)s, %(tenant)s, %(name)s, %(digest)s, %(created)s)", key)
+        return key
+
+    def find_key(self, digest):
+        with self._transaction() as conn:
+            return conn.execute("SELECT id, tenant, name, digest, created, last_used FROM keys"
+                                " WHERE digest = %s", (digest,)).fetchone()
+
+    def list_keys(self):
+        with self._transaction() as conn:
+            return conn.execute("SELECT id, tenant, name, digest, created, last_used FROM keys"
+                                " ORDER BY seq").fetchall()
+
+    def revoke_key(self, key_id):
+        with self._transaction() as conn:
+            return conn.execute("DELETE FROM keys WHERE id = %s", (key_id,)).rowcount == 1
+
+    def note_use(self, key, now):
+        stale = now - rules.TOUCH_INTERVAL
+        if (key["last_used"] or 0) > stale:
+            return
+        try:
+            with self._transaction(timeout=0.5) as conn:
+                conn.execute("UPDATE keys SET last_used = %s WHERE id = %s"
+                             " AND coalesce(last_used, 0) <= %s", (now, key["id"], stale))
+        except StoreBusy:
+            pass  # bookkeeping never waits: the next request writes it
+
+    def tenant_exists(self, tenant):
+        with self._transaction() as conn:
+            return conn.execute("SELECT 1 FROM tenants WHERE id = %s", (tenant,)).fetchone() \
+                is not None
+
+    def list_tenants(self):
+        with self._transaction() as conn:
+            return conn.execute(
+                "SELECT t.id, t.created, count(k.id)::int AS keys, t.datasets FROM tenants t"
+                " LEFT JOIN keys k ON k.tenant = t.id GROUP BY t.seq, t.id ORDER BY t.seq"
+            ).fetchall()
+
+    # Datasets
+
+    def create_dataset(self, tenant, fields, now, idempotency=None):
+        dataset = rules.new_dataset(fields)
+        with self._transaction() as conn:
+            count = self._lock_tenant(conn, tenant, now, add=1)
+            if idempotency:
+                entry = conn.execute(
+                    "SELECT fingerprint, dataset FROM idempotency WHERE tenant = %s"
+                    " AND key = %s AND created > %s",
+                    (tenant, idempotency[0], now - rules.IDEMPOTENCY_TTL)).fetchone()
+                if entry is not None:
+                    if entry["fingerprint"] != idempotency[1]:
+                        raise IdempotencyMismatch(idempotency[0])
+                    conn.rollback()  # the count
+                    return entry["dataset"]
+            if count > self.dataset_limit:
+                raise LimitReached(self.dataset_limit)
+            name = rules.free_name(dataset["name"], self._taken(conn, tenant, dataset["name"]))
+            row = conn.execute(
+                f"INSERT INTO datasets (tenant_id, id, name, name_key, fields, create_time,"
+                f" update_time) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {DATASET_COLUMNS}",
+                (tenant, os.urandom(16).hex(), name, rules.same_name(name),
+                 Jsonb(own_fields(dataset)), now, now)).fetchone()
+            created = record(row)
+            if idempotency:
+                conn.execute("DELETE FROM idempotency WHERE tenant = %s AND key = %s",
+                             (tenant, idempotency[0]))
+                conn.execute("INSERT INTO idempotency VALUES (%s, %s, %s, %s, %s)",
+                             (tenant, *idempotency, now, Jsonb(created)))
+        return created
+
+    @staticmethod
+    def _taken(conn, tenant, name):
+        """The name keys of the tenant that rules.free_name could meet for `name`."""
+        key = rules.same_name(name)
+        prefix = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "(%"
+        rows = conn.execute("SELECT name_key FROM datasets WHERE tenant_id = %s AND"
+                            " (name_key = %s OR name_key LIKE %s)", (tenant, key, prefix))
+        return {row["name_key"] for row in rows}
+
+    def get_dataset(self, tenant, dataset_id):
+        with self._transaction() as conn:
+            row = conn.execute(f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s"
+                               f" AND id = %s", (tenant, dataset_id)).fetchone()
+        return row and record(row)
+
+    def list_datasets(self, tenant, name=None, dataset_id=None, orderby="create_time",
+                      desc=True, offset=0, limit=None):
+        where, args = "tenant_id = %s", [tenant]
+        if name is not None:
+            where, args = where + " AND name_key = %s", args + [rules.same_name(name)]
+        if dataset_id is not None:
+            where, args = where + " AND id = %s", args + [dataset_id]
+        direction = "DESC" if desc else "ASC"
+        if limit is not None and limit > BIGINT:
+            limit = None
+        offset = min(offset, BIGINT)
+        with self._transaction() as conn:
+            rows = conn.execute(
+                f"SELECT {DATASET_COLUMNS} FROM datasets WHERE {where} ORDER BY"
+                f" {ORDER_BY[orderby]} {direction}, seq {direction} LIMIT %s OFFSET %s",
+                (*args, limit, offset)).fetchall()
+            if name is None and dataset_id is None:
+                total = conn.execute("SELECT datasets FROM tenants WHERE id = %s",
+                                     (tenant,)).fetchone()
+                total = total["datasets"] if total else 0
+            else:  # one at most: names and ids are unique
+                total = conn.execute(f"SELECT count(*) AS n FROM datasets WHERE {where}",
+                                     args).fetchone()["n"]
+        return [record(row) for row in rows], total
+
+    def update_dataset(self, tenant, dataset_id, changes, now, rename_taken=False):
+        rules.new_dataset(changes)  # raises on a field that is not a dataset's
+        with self._transaction() as conn:
+            self._lock_tenant(conn, tenant, now)
+            row = conn.execute(f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s"
+                               f" AND id = %s", (tenant, dataset_id)).fetchone()
+            if row is None:
+                return None
+            new = {**record(row), **changes, "update_time": now}
+            if "name" in changes:
+                taken = self._taken(conn, tenant, new["name"]) - {rules.same_name(row["name"])}
+                if rules.same_name(new["name"]) in taken:
+                    if not rename_taken:
+                        raise NameTaken(new["name"])
+                    new["name"] = rules.free_name(new["name"], taken)
+            conn.execute("UPDATE datasets SET name = %s, name_key = %s, fields = %s,"
+                         " update_time = %s WHERE id = %s",
+                         (new["name"], rules.same_name(new["name"]), Jsonb(own_fields(new)),
+                          now, dataset_id))
+        return new
+
+    def delete_datasets(self, tenant, ids=None):
+        with self._transaction() as conn:
+            self._lock_tenant(conn, tenant, 0)
+            if ids is None:
+                rows = conn.execute(f"DELETE FROM datasets WHERE tenant_id = %s"
+                                    f" RETURNING seq, {DATASET_COLUMNS}", (tenant,)).fetchall()
+            else:
+                ids = list(dict.fromkeys(ids))
+                rows = conn.execute(f"DELETE FROM datasets WHERE tenant_id = %s AND id = ANY(%s)"
+                                    f" RETURNING seq, {DATASET_COLUMNS}", (tenant, ids)).fetchall()
+                missing = [i for i in ids if i not in {row["id"] for row in rows}]
+                if missing:
+                    raise NotFound(missing)  # the transaction is rolled back
+            conn.execute("UPDATE tenants SET datasets = datasets - %s WHERE id = %s",
+                         (len(rows), tenant))
+        order = {i: n for n, i in enumerate(ids)} if ids else {}
+        rows.sort(key=lambda row: order.get(row["id"], row["seq"]))
+        return [record(row) for row in rows]
+
+    # Operation
+
+    def health(self):
+        with self._transaction() as conn:
+            conn.execute("SELECT version FROM schema_version")
+
+    def check(self):
+        with self._transaction() as conn:
+            counts = conn.execute(
+                "SELECT (SELECT count(*) FROM keys)::int AS keys,"
+                " (SELECT count(*) FROM tenants)::int AS tenants,"
+                " (SELECT count(*) FROM datasets)::int AS datasets,"
+                " (SELECT count(*) FROM tenants t WHERE datasets <>"
+                "  (SELECT count(*) FROM datasets d WHERE d.tenant_id = t.id))::int AS wrong"
+            ).fetchone()
+        if counts.pop("wrong"):
+            raise StoreError(f"{self.location}: tenants' counts of datasets are wrong")
+        return counts
+
+    def export(self):
+        with self._transaction() as conn:
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot
+            return {
+                "keys": conn.execute("SELECT id, tenant, name, digest, created, last_used"
+                                     " FROM keys ORDER BY seq").fetchall(),
+                "tenants": conn.execute("SELECT id, created FROM tenants ORDER BY seq")
+                           .fetchall(),
+                "datasets": [record(row) for row in conn.execute(
+                    f"SELECT {DATASET_COLUMNS} FROM datasets ORDER BY seq")],
+                "idempotency": conn.execute("SELECT tenant, key, fingerprint, created, dataset"
+                                            " FROM idempotency ORDER BY created").fetchall()}
+
+    def import_(self, data):
+        with self._transaction() as conn:
+            if conn.execute("SELECT EXISTS (SELECT FROM tenants) OR EXISTS (SELECT FROM keys)"
+                            " AS used").fetchone()["used"]:
+                raise StoreError(f"{self.location} is not empty: import only into a new store")
+            with conn.cursor() as cur:
+                cur.executemany("INSERT INTO tenants (id, created) VALUES (%(id)s, %(created)s)",
+                                data["tenants"])
+                cur.executemany("INSERT INTO keys (id, tenant, name, digest, created, last_used)"
+                                " VALUES (%(id)s, %(tenant)s, %(name)s, %(digest)s,"
+                                " %(created)s, %(last_used)s)", data["keys"])
+                with cur.copy("COPY datasets (tenant_id, id, name, name_key, fields,"
+                              " create_time, update_time) FROM STDIN") as copy:
+                    for d in data["datasets"]:
+                        copy.write_row((d["tenant_id"], d["id"], d["name"],
+                                        rules.same_name(d["name"]), Jsonb(own_fields(d)),
+                                        d["create_time"], d["update_time"]))
+                cur.execute("UPDATE tenants t SET datasets = (SELECT count(*) FROM datasets d"
+                            " WHERE d.tenant_id = t.id)")
+                cur.executemany("INSERT INTO idempotency VALUES (%s, %s, %s, %s, %s)",
+                                [(e["tenant"], e["key"], e["fingerprint"], e["created"],
+                                  Jsonb(e["dataset"])) for e in data["idempotency"]])
+
+    def close(self):
+        with self._mutex:
+            if self._pool is not None and self._pid == os.getpid():
+                self._pool.close()
+            self._pool = None
+

@@ -1,0 +1,100 @@
+"""A PostgreSQL server for the tests: DATASET_API_TEST_DATABASE_URL's, or a throwaway one
+started from Debian's PostgreSQL 15 binaries on a free loopback port."""
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import psycopg
+
+BIN = "/usr/lib/postgresql/15/bin"
+HOW = ("PostgreSQL tests skipped: set DATASET_API_TEST_DATABASE_URL=postgresql://... or "
+       "install PostgreSQL 15 (apt-get install postgresql-15)")
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """A throwaway cluster in a folder of its own, run as the `postgres` user when root."""
+
+    def __init__(self):
+        self.folder = tempfile.mkdtemp(prefix="dataset-api-pg-")
+        self.data, self.port = os.path.join(self.folder, "data"), free_port()
+        self.user = "postgres" if os.geteuid() == 0 else None
+        if self.user:
+            entry = pwd.getpwnam(self.user)
+            os.chown(self.folder, entry.pw_uid, entry.pw_gid)
+        self.run(f"{BIN}/initdb", "-D", self.data, "-U", "postgres", "--auth=trust",
+                 "--no-sync", "-E", "UTF8")
+        self.start()
+
+    def run(self, *command, check=True):
+        prefix = ["runuser", "-u", self.user, "--"] if self.user else []
+        return subprocess.run(prefix + list(command), capture_output=True, text=True,
+                              timeout=120, check=check)
+
+    def start(self):
+        options = (f"-p {self.port} -k {self.folder} -c listen_addresses=127.0.0.1 "
+                   f"-c max_connections=400")
+        self.run(f"{BIN}/pg_ctl", "-D", self.data, "-o", options, "-l",
+                 os.path.join(self.folder, "log"), "-w", "start")
+
+    def url(self, database="postgres"):
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def pid(self):
+        with open(os.path.join(self.data, "postmaster.pid")) as file:
+            return int(file.readline())
+
+    def kill(self):
+        """SIGKILL the postmaster and its backends, as a crash would."""
+        pid = self.pid()
+        os.kill(pid, signal.SIGKILL)
+        for line in self.run("pgrep", "-u", self.user or str(os.geteuid()), "-f",
+                             f"postgres: ", check=False).stdout.split():
+            try:
+                os.kill(int(line), signal.SIGKILL)
+            except (ProcessLookupError, ValueError):
+                pass
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                return
+            time.sleep(0.05)
+
+    def stop(self):
+        self.run(f"{BIN}/pg_ctl", "-D", self.data, "-m", "immediate", "stop", check=False)
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def available():
+    return os.path.exists(f"{BIN}/initdb")
+
+
+def create_database(url, name):
+    """Make database `name` on the server of `url` (dropping one of that name); its URL."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{name}"')
+    return psycopg.conninfo.make_conninfo(url, dbname=name)
+
+
+def empty(url):
+    """Remove every row of the store's tables in the database of `url`."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        tables = [row[0] for row in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+            " AND tablename <> 'schema_version'")]
+        if tables:
+            conn.execute(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE")
