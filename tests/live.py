@@ -23,22 +23,26 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def environment(db_path):
-    """This environment, with the store at `db_path` and no other DATASET_API_ setting."""
+def environment(db_path, database_url=None):
+    """This environment, with the store at `db_path` (or in PostgreSQL at `database_url`)
+    and no other DATASET_API_ setting."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATASET_API_")}
-    return {**env, "DATASET_API_DB_PATH": str(db_path)}
+    env["DATASET_API_DB_PATH"] = str(db_path)
+    if database_url:
+        env["DATASET_API_DATABASE_URL"] = database_url
+    return env
 
 
-def cli(db_path, *args):
+def cli(db_path, *args, database_url=None):
     """Run `flask --app wsgi ARGS` on the store at `db_path`; the finished process."""
     return subprocess.run([BIN / "flask", "--app", "wsgi", *args], cwd=ROOT,
-                          env=environment(db_path), capture_output=True, text=True,
-                          timeout=TIMEOUT)
+                          env=environment(db_path, database_url), capture_output=True,
+                          text=True, timeout=TIMEOUT)
 
 
-def issue_key(db_path, *args):
+def issue_key(db_path, *args, database_url=None):
     """Issue a key with `keys create ARGS`; return the key, printed on the last line."""
-    result = cli(db_path, "keys", "create", *args)
+    result = cli(db_path, "keys", "create", *args, database_url=database_url)
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()[-1]
 
@@ -55,8 +59,8 @@ def key_id(db_path, label):
 class Server:
     """gunicorn serving the app on a free loopback port, in a process group of its own."""
 
-    def __init__(self, db_path, log_dir, *args):
-        self.db_path, self.args = db_path, args
+    def __init__(self, db_path, log_dir, *args, database_url=None):
+        self.db_path, self.args, self.database_url = db_path, args, database_url
         self.out_path, self.err_path = log_dir / "gunicorn.out", log_dir / "gunicorn.err"
         self.process = None
         self.url = None
@@ -68,7 +72,8 @@ class Server:
         command = [BIN / "gunicorn", "wsgi:app", "-c", "gunicorn.conf.py", "-b", bind,
                    "-w", str(WORKERS), "--no-control-socket", *self.args]
         with open(self.out_path, "ab") as out, open(self.err_path, "ab") as err:
-            self.process = subprocess.Popen(command, cwd=ROOT, env=environment(self.db_path),
+            self.process = subprocess.Popen(command, cwd=ROOT,
+                                            env=environment(self.db_path, self.database_url),
                                             stdout=out, stderr=err, start_new_session=True)
         return self
 

@@ -1,0 +1,126 @@
+"""PostgreSQL under real gunicorn servers: two "hosts" on one database, and outages."""
+
+import os
+import threading
+import time
+
+import pytest
+import requests
+
+from tests import pgserver
+from tests.live import TIMEOUT, Server, cli, issue_key
+from tests.test_live import (bursts, check_bursts, create, delete, in_parallel, listing, made,
+                             served)
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A PostgreSQL server of the module's own, so that its tests may kill it."""
+    if not pgserver.available():
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs PostgreSQL: {pgserver.HOW}")
+        pytest.skip(pgserver.HOW)
+    server = pgserver.Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database(postgres, request):
+    return pgserver.create_database(postgres.url(), request.node.name[:60].lower())
+
+
+@pytest.fixture
+def hosts(tmp_path, database):
+    """Start gunicorn servers on the one database, each with logs of its own."""
+    servers = []
+
+    def start(*args):
+        log_dir = tmp_path / f"host{len(servers)}"
+        log_dir.mkdir()
+        server = Server(tmp_path / "unused.json", log_dir, *args, database_url=database)
+        servers.append(server.start())
+        return server.ready()
+
+    yield start
+    for server in servers:
+        server.kill()
+
+
+def test_racing_creates_of_one_name_across_two_hosts(hosts, database, tmp_path):
+    """300 creates of `x` spread over two servers of 4 workers: x, x(1) ... x(299) once each."""
+    key = issue_key(tmp_path / "unused.json", database_url=database)
+    one, two = hosts(), hosts()
+    made_names = in_parallel(lambda n: made(create((one, two)[n % 2], key, "x")), range(300))
+    created = dict(made_names)
+    assert sorted(created.values()) == sorted(["x"] + [f"x({n})" for n in range(1, 300)])
+    assert listing(one, key) == listing(two, key) == created
+
+
+def test_a_key_from_the_cli_acts_on_both_hosts_at_once(hosts, database, tmp_path):
+    path = tmp_path / "unused.json"
+    old = issue_key(path, database_url=database)
+    one, two = hosts(), hosts()
+    new = issue_key(path, "--name", "fresh", database_url=database)
+    for server in (one, two):
+        assert all(code == 200 for code in in_parallel(
+            lambda _: server.request("GET", "/api/v1/dataset", new).status_code, range(16)))
+    listed = cli(path, "keys", "list", database_url=database).stdout
+    [key_id] = [line.split()[0] for line in listed.splitlines() if "fresh" in line.split()]
+    assert cli(path, "keys", "revoke", key_id, database_url=database).returncode == 0
+    for server in (one, two):
+        assert all(code == 401 for code in in_parallel(
+            lambda _: server.request("GET", "/api/v1/dataset", new).status_code, range(16)))
+        assert server.request("GET", "/api/v1/dataset", old).status_code == 200
+
+
+def test_a_host_killed_mid_burst_loses_no_acknowledged_write(hosts, database, tmp_path):
+    key = issue_key(tmp_path / "unused.json", database_url=database)
+    one, two = hosts(), hosts()
+    threads, log, stop = bursts(one, key, 0)
+    deadline = time.monotonic() + TIMEOUT
+    while len(log["created"]) < 40 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    one.kill()
+    stop.set()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    assert len(log["created"]) >= 40
+    check_bursts(listing(two, key), {}, log)
+
+
+def test_postgresql_killed_mid_burst_answers_json_and_recovers(hosts, database, postgres,
+                                                              tmp_path):
+    """kill -9 of PostgreSQL amid creates and deletes: answers stay JSON (503, code 100)
+    and quick; /healthz says 503; once it is back the service recovers by itself, with
+    every acknowledged create and none of the acknowledged deletes."""
+    key = issue_key(tmp_path / "unused.json", database_url=database)
+    server = hosts()
+    threads, log, stop = bursts(server, key, 0, retry=True)
+    deadline = time.monotonic() + TIMEOUT
+    while len(log["created"]) < 40 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    postgres.kill()
+    stop.set()
+    for thread in threads:
+        thread.join(TIMEOUT)
+    outage = []
+    for _ in range(6):
+        started = time.monotonic()
+        response = create(server, key, "during")
+        outage.append((response.status_code, response.json()["code"],
+                       response.headers.get("Retry-After"), time.monotonic() - started))
+    assert all(status == 503 and code == 100 and retry == "1" and took < 8
+               for status, code, retry, took in outage), outage
+    assert server.request("GET", "/healthz").status_code == 503
+    postgres.start()
+    deadline = time.monotonic() + TIMEOUT
+    while server.request("GET", "/healthz").status_code != 200:
+        assert time.monotonic() < deadline, "the service did not recover"
+        time.sleep(0.2)
+    assert made(create(server, key, "after"))
+    errors = [e for e in log["errors"] if '"code":100' not in e.replace(" ", "")]
+    assert errors == []  # what failed in the outage failed in the JSON envelope
+    log["errors"] = []
+    listed = listing(server, key)
+    check_bursts({i: n for i, n in listed.items() if n != "after"}, {}, log)
