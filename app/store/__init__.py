@@ -131,7 +131,8 @@ class Store:
 
     def export(self):
         """Everything, as rules.EXPORT_FORMAT: {"keys": [...], "tenants": [...],
-        "datasets": [...], "idempotency": [...]}, each list in creation order."""
+        "datasets": [...], "idempotency": [...]}, each list in creation order (datasets
+        by tenant, in the tenants' order)."""
         raise NotImplementedError
 
     def import_(self, data):

@@ -280,8 +280,9 @@ class PostgresStore(Store):
                                      " FROM keys ORDER BY seq").fetchall(),
                 "tenants": conn.execute("SELECT id, created FROM tenants ORDER BY seq")
                            .fetchall(),
-                "datasets": [record(row) for row in conn.execute(
-                    f"SELECT {DATASET_COLUMNS} FROM datasets ORDER BY seq")],
+                "datasets": [record(row) for row in conn.execute(  # by tenant, as the file
+                    f"SELECT {DATASET_COLUMNS} FROM datasets ORDER BY (SELECT seq FROM tenants"
+                    f" WHERE tenants.id = datasets.tenant_id), seq")],
                 "idempotency": conn.execute("SELECT tenant, key, fingerprint, created, dataset"
                                             " FROM idempotency ORDER BY created").fetchall()}
 

@@ -2,6 +2,8 @@
 
 import logging
 
+from psycopg.rows import tuple_row
+
 from app.store import StoreError
 
 log = logging.getLogger(__name__)
@@ -34,8 +36,9 @@ def migrate(conn):
     conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
     try:
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
-        row = conn.execute("SELECT version FROM schema_version").fetchone()
-        version = row["version"] if row else 0
+        row = conn.cursor(row_factory=tuple_row).execute(
+            "SELECT version FROM schema_version").fetchone()
+        version = row[0] if row else 0
         for number, migration in enumerate(MIGRATIONS[version:], version + 1):
             conn.execute(migration)
             conn.execute("DELETE FROM schema_version")

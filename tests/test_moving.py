@@ -1,0 +1,101 @@
+"""`store export` and `store import`: moving everything between engines, nothing lost."""
+
+import json
+import multiprocessing
+
+import pytest
+import psycopg
+
+from app import create_app
+from app.store.postgres.schema import MIGRATIONS, migrate
+from tests.conftest import Api, issue_key
+
+
+@pytest.fixture
+def json_config(tmp_path):
+    return {"TESTING": True, "DB_PATH": str(tmp_path / "moved" / "db.json")}
+
+
+@pytest.fixture
+def postgres_config(postgres_url, tmp_path):
+    return {"TESTING": True, "DB_PATH": str(tmp_path / "unused.json"),
+            "DATABASE_URL": postgres_url}
+
+
+def fill(app):
+    """Two tenants, keys (one used), datasets made, renamed and deleted, an Idempotency-Key."""
+    runner, client = app.test_cli_runner(), app.test_client()
+    first, second = Api(client, issue_key(runner, "--name", "a")), Api(client, issue_key(runner))
+    issue_key(runner, "--name", "b")  # a tenant whose datasets are none
+    for name in ("kb", "KB", "other", "x.y"):
+        assert first.create(name).status_code == 200
+    first.delete(first.list().json["data"][1]["id"])
+    assert second.create("kb").status_code == 200
+    store = app.extensions["store"]
+    tenant = store.list_keys()[0]["tenant"]
+    [kb], _ = store.list_datasets(tenant, name="kb")
+    store.update_dataset(tenant, kb["id"], {"name": "renamed", "description": "d",
+                                            "parser_config": {"raptor": {"use_raptor": True}}},
+                         kb["create_time"] + 5)
+    store.create_dataset(tenant, {"name": "idem"}, kb["create_time"] + 6,
+                         idempotency=("retry-1", "f" * 64))
+
+
+@pytest.mark.parametrize("source, target", [("json_config", "postgres_config"),
+                                            ("postgres_config", "json_config")])
+def test_everything_moves_between_engines_and_back(request, tmp_path, source, target):
+    source, target = request.getfixturevalue(source), request.getfixturevalue(target)
+    old = create_app(source)
+    fill(old)
+    exported = tmp_path / "export.json"
+    result = old.test_cli_runner().invoke(args=["store", "export", str(exported)])
+    assert result.exit_code == 0, result.output
+    new = create_app(target)
+    result = new.test_cli_runner().invoke(args=["store", "import", str(exported)])
+    assert result.exit_code == 0, result.output
+    assert "Imported 3 keys, 3 tenants and 5 datasets" in result.output
+    before, after = old.extensions["store"].export(), new.extensions["store"].export()
+    assert json.loads(json.dumps(after)) == json.loads(json.dumps(before))
+    tenant = before["keys"][0]["tenant"]
+    moved = new.extensions["store"]
+    assert moved.create_dataset(tenant, {"name": "kb(1)"}, 1)["name"] == "kb(1)(1)"
+    assert moved.create_dataset(tenant, {"name": "idem"}, 2,
+                                idempotency=("retry-1", "f" * 64))["name"] == "idem"
+    result = new.test_cli_runner().invoke(args=["store", "import", str(exported)])
+    assert result.exit_code == 1 and "not empty" in result.output
+
+
+def test_export_refuses_to_overwrite_and_names_its_target(app, runner, tmp_path):
+    issue_key(runner)
+    target = tmp_path / "taken.json"
+    target.write_text("mine")
+    result = runner.invoke(args=["store", "export", str(target)])
+    assert result.exit_code == 1 and str(target) in result.output and "--force" in result.output
+    assert target.read_text() == "mine"
+    assert runner.invoke(args=["store", "export", "--force", str(target)]).exit_code == 0
+    missing = tmp_path / "no" / "folder" / "x.json"
+    result = runner.invoke(args=["store", "export", str(missing)])
+    assert result.exit_code == 1 and str(missing) in result.output
+
+
+def migrate_in(url, ready):
+    ready.wait(10)
+    with psycopg.connect(url) as conn:
+        migrate(conn)
+
+
+def test_servers_starting_at_once_upgrade_the_schema_once(postgres_url):
+    with psycopg.connect(postgres_url, autocommit=True) as conn:
+        conn.execute("DROP TABLE IF EXISTS schema_version, idempotency, datasets, keys, tenants")
+    fork = multiprocessing.get_context("fork")
+    ready = fork.Event()
+    starts = [fork.Process(target=migrate_in, args=(postgres_url, ready)) for _ in range(6)]
+    for start in starts:
+        start.start()
+    ready.set()
+    for start in starts:
+        start.join(30)
+    assert [start.exitcode for start in starts] == [0] * 6
+    with psycopg.connect(postgres_url) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [
+            (len(MIGRATIONS),)]
