@@ -148,14 +148,17 @@ class PostgresStore(Store):
         with self._transaction() as conn:
             count = self._lock_tenant(conn, tenant, now, add=1)
             if idempotency:
+                # The tenant's expired keys go here, under its lock: pruning all tenants'
+                # at once would make concurrent creates wait on (or deadlock over) them.
+                conn.execute("DELETE FROM idempotency WHERE tenant = %s AND created <= %s",
+                             (tenant, now - rules.IDEMPOTENCY_TTL))
                 entry = conn.execute(
                     "SELECT fingerprint, dataset FROM idempotency WHERE tenant = %s"
-                    " AND key = %s AND created > %s",
-                    (tenant, idempotency[0], now - rules.IDEMPOTENCY_TTL)).fetchone()
+                    " AND key = %s", (tenant, idempotency[0])).fetchone()
                 if entry is not None:
                     if entry["fingerprint"] != idempotency[1]:
                         raise IdempotencyMismatch(idempotency[0])
-                    conn.rollback()  # the count
+                    conn.rollback()  # the count (and the pruning: the next create does it)
                     return entry["dataset"]
             if count > self.dataset_limit:
                 raise LimitReached(self.dataset_limit)
@@ -167,8 +170,6 @@ class PostgresStore(Store):
                  Jsonb(own_fields(dataset)), now, now)).fetchone()
             created = record(row)
             if idempotency:
-                conn.execute("DELETE FROM idempotency WHERE tenant = %s AND key = %s",
-                             (tenant, idempotency[0]))
                 conn.execute("INSERT INTO idempotency VALUES (%s, %s, %s, %s, %s)",
                              (tenant, *idempotency, now, Jsonb(created)))
         return created
