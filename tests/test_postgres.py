@@ -51,6 +51,21 @@ def test_a_server_that_cannot_be_reached_answers_busy_quickly(tmp_path):
     app.extensions["store"].note_use({"id": "k", "last_used": None}, 10**13)  # skipped
 
 
+@pytest.mark.parametrize("form", [
+    "postgresql://nobody:{secret}@127.0.0.1:{port}/none",
+    "postgresql://nobody@127.0.0.1:{port}/none?password={secret}",
+    "host=127.0.0.1 port={port} user=nobody password={secret} dbname=none",
+])
+def test_the_password_is_never_shown(form, tmp_path, caplog):
+    """/healthz says why the store is down, to anyone: the server, never the password."""
+    url = form.format(secret="pw-s3cret", port=free_port())
+    app = create_app({"TESTING": True, "DB_PATH": str(tmp_path / "unused.json"),
+                      "DATABASE_URL": url})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503 and "127.0.0.1" in response.json["reason"]
+    assert "pw-s3cret" not in response.get_data(as_text=True) + caplog.text
+
+
 def test_connections_broken_by_a_restart_are_replaced(postgres_config):
     """Backends ended under the pool (as a PostgreSQL restart does): the next calls work."""
     app = create_app(postgres_config)

@@ -32,6 +32,17 @@ def record(row):
             "update_time": row["update_time"]}
 
 
+def location(url):
+    """The server and database of `url` for messages (/healthz shows them): no password,
+    whichever form the URL takes (`postgresql://u:pw@h/db`, `...?password=`, `key=value`)."""
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return "PostgreSQL (DATASET_API_DATABASE_URL does not parse)"
+    params.pop("password", None)
+    return psycopg.conninfo.make_conninfo(**params)
+
+
 def own_fields(dataset):
     return {k: v for k, v in dataset.items() if k in rules.DATASET_FIELDS and k != "name"}
 
@@ -41,7 +52,7 @@ class PostgresStore(Store):
 
     def __init__(self, url, config):
         self.url = url
-        self.location = psycopg.conninfo.make_conninfo(url, password="") if "@" in url else url
+        self.location = location(url)
         self.dataset_limit = int(config["TENANT_DATASET_LIMIT"])
         self.timeout = float(config["LOCK_TIMEOUT"])
         self._pool, self._pid = None, None
