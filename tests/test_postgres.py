@@ -109,3 +109,26 @@ def test_idempotency_keys_past_a_day_are_forgotten(postgres_config):
     again = store.create_dataset(TENANT, {"name": "b"}, later, idempotency=("k2", "f"))
     assert again["name"] == "b(1)"
     assert [(e["key"], e["created"]) for e in store.export()["idempotency"]] == [("k2", later)]
+
+
+def test_names_of_any_script_whatever_the_client_encoding(postgres_config, monkeypatch):
+    monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")  # a client default that cannot say 漢字
+    store = create_app(postgres_config).extensions["store"]
+    for name in ("😀", "漢字", "Straße"):
+        made = store.create_dataset(TENANT, {"name": name, "description": name}, 1)
+        assert made["name"] == made["description"] == name
+    records, _ = store.list_datasets(TENANT, orderby="name", desc=False)
+    assert [r["name"] for r in records] == ["Straße", "漢字", "😀"]  # code-point order
+
+
+def test_a_database_not_in_utf8_is_refused_saying_how_to_make_one(postgres_server, tmp_path):
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS latin1 WITH (FORCE)")
+        conn.execute("CREATE DATABASE latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'"
+                     " TEMPLATE template0")
+    url = psycopg.conninfo.make_conninfo(postgres_server, dbname="latin1")
+    app = create_app({"TESTING": True, "DB_PATH": str(tmp_path / "unused.json"),
+                      "DATABASE_URL": url})
+    result = app.test_cli_runner().invoke(args=["store", "check"])
+    assert result.exit_code == 1
+    assert "LATIN1, not UTF8" in result.output and "--encoding=UTF8" in result.output

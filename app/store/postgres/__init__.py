@@ -68,6 +68,7 @@ class PostgresStore(Store):
                     self.url, min_size=1, max_size=4, timeout=3, open=False,
                     check=ConnectionPool.check_connection, reconnect_timeout=0,
                     kwargs={"connect_timeout": 3, "row_factory": dict_row,
+                            "client_encoding": "UTF8",  # whatever PGCLIENTENCODING says
                             "options": f"-c statement_timeout={int(self.timeout * 1000)}"
                                        f" -c lock_timeout={int(self.timeout * 1000)}"})
                 pool.open(wait=False)

@@ -33,6 +33,10 @@ MIGRATION_LOCK = 0x64617461  # the advisory lock held while the schema is upgrad
 
 def migrate(conn):
     """Bring the schema up to the last of MIGRATIONS, one server at a time."""
+    encoding = conn.info.parameter_status("server_encoding")
+    if encoding != "UTF8":  # names of any script, compared and ordered as the JSON file does
+        raise StoreError(f"the database's encoding is {encoding}, not UTF8: make it with "
+                         f"`createdb --encoding=UTF8 --locale=C.UTF-8 --template=template0`")
     conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
     try:
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
