@@ -132,3 +132,22 @@ def test_a_database_not_in_utf8_is_refused_saying_how_to_make_one(postgres_serve
     result = app.test_cli_runner().invoke(args=["store", "check"])
     assert result.exit_code == 1
     assert "LATIN1, not UTF8" in result.output and "--encoding=UTF8" in result.output
+
+
+def test_the_urls_own_server_options_are_kept(postgres_config):
+    """A search_path in the URL's options puts the tables in that schema."""
+    url = postgres_config["DATABASE_URL"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS own CASCADE")
+        conn.execute("CREATE SCHEMA own")
+    try:
+        config = {**postgres_config, "DATABASE_URL": psycopg.conninfo.make_conninfo(
+            url, options="-c search_path=own")}
+        store = create_app(config).extensions["store"]
+        store.create_dataset(TENANT, {"name": "kb"}, 1)
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT name FROM own.datasets").fetchall() == [("kb",)]
+        store.close()
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA own CASCADE")

@@ -32,15 +32,16 @@ def record(row):
             "update_time": row["update_time"]}
 
 
-def location(url):
-    """The server and database of `url` for messages (/healthz shows them): no password,
-    whichever form the URL takes (`postgresql://u:pw@h/db`, `...?password=`, `key=value`)."""
+def parse(url):
+    """(where, options): the server and database of `url` for messages (/healthz shows them:
+    never the password, whatever the URL's form), and the server options it sets, if any."""
     try:
         params = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.Error:
-        return "PostgreSQL (DATASET_API_DATABASE_URL does not parse)"
+        return "PostgreSQL (DATASET_API_DATABASE_URL does not parse)", None
     params.pop("password", None)
-    return psycopg.conninfo.make_conninfo(**params)
+    options = params.pop("options", None)
+    return psycopg.conninfo.make_conninfo(**params), options
 
 
 def own_fields(dataset):
@@ -52,9 +53,12 @@ class PostgresStore(Store):
 
     def __init__(self, url, config):
         self.url = url
-        self.location = location(url)
+        self.location, options = parse(url)
         self.dataset_limit = int(config["TENANT_DATASET_LIMIT"])
         self.timeout = float(config["LOCK_TIMEOUT"])
+        wait = int(self.timeout * 1000)  # the URL's own options (a search_path...) are kept
+        self.options = " ".join(filter(None, [options, f"-c statement_timeout={wait}",
+                                              f"-c lock_timeout={wait}"]))
         self._pool, self._pid = None, None
         self._mutex = threading.Lock()
 
@@ -69,8 +73,7 @@ class PostgresStore(Store):
                     check=ConnectionPool.check_connection, reconnect_timeout=0,
                     kwargs={"connect_timeout": 3, "row_factory": dict_row,
                             "client_encoding": "UTF8",  # whatever PGCLIENTENCODING says
-                            "options": f"-c statement_timeout={int(self.timeout * 1000)}"
-                                       f" -c lock_timeout={int(self.timeout * 1000)}"})
+                            "options": self.options})
                 pool.open(wait=False)
                 try:
                     with pool.connection() as conn:
