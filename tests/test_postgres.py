@@ -151,3 +151,14 @@ def test_the_urls_own_server_options_are_kept(postgres_config):
     finally:
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute("DROP SCHEMA own CASCADE")
+
+
+def test_moving_a_large_store_is_not_cut_short_by_the_requests_timeout(postgres_config):
+    """`store import` and `store export` may take minutes; a request's statements may not."""
+    store = create_app({**postgres_config, "LOCK_TIMEOUT": 0.02}).extensions["store"]
+    datasets = [{**rules.new_dataset({"name": f"kb{n}"}), "id": f"{n:032x}", "tenant_id": TENANT,
+                 "created_by": TENANT, "create_time": n, "update_time": n}
+                for n in range(10_000)]
+    store.import_({"keys": [], "tenants": [{"id": TENANT, "created": 0}],
+                   "datasets": datasets, "idempotency": []})
+    assert store.export()["datasets"] == datasets

@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, Store, StoreBusy,
                        StoreError, rules)
-from app.store.postgres.schema import migrate
+from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
 ORDER_BY = {"create_time": "create_time", "update_time": "update_time",
             "name": 'name_key COLLATE "C"'}
 BIGINT = 2 ** 63 - 1  # the largest LIMIT and OFFSET PostgreSQL takes
@@ -291,6 +291,7 @@ class PostgresStore(Store):
     def export(self):
         with self._transaction() as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot
+            conn.execute(NO_STATEMENT_TIMEOUT)
             return {
                 "keys": conn.execute("SELECT id, tenant, name, digest, created, last_used"
                                      " FROM keys ORDER BY seq").fetchall(),
@@ -307,6 +308,7 @@ class PostgresStore(Store):
             if conn.execute("SELECT EXISTS (SELECT FROM tenants) OR EXISTS (SELECT FROM keys)"
                             " AS used").fetchone()["used"]:
                 raise StoreError(f"{self.location} is not empty: import only into a new store")
+            conn.execute(NO_STATEMENT_TIMEOUT)
             with conn.cursor() as cur:
                 cur.executemany("INSERT INTO tenants (id, created) VALUES (%(id)s, %(created)s)",
                                 data["tenants"])

@@ -29,6 +29,9 @@ MIGRATIONS = [  # one entry per schema version; never edit one that has shipped
     """,
 ]
 MIGRATION_LOCK = 0x64617461  # the advisory lock held while the schema is upgraded
+# For upgrades, `store export` and `store import`, which may rightly take minutes on a large
+# store; requests keep the timeout that answers them before gunicorn's.
+NO_STATEMENT_TIMEOUT = "SET LOCAL statement_timeout = 0"
 
 
 def migrate(conn):
@@ -39,6 +42,7 @@ def migrate(conn):
                          f"`createdb --encoding=UTF8 --locale=C.UTF-8 --template=template0`")
     conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
     try:
+        conn.execute(NO_STATEMENT_TIMEOUT)  # an upgrade of a large table may take minutes
         conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
         row = conn.cursor(row_factory=tuple_row).execute(
             "SELECT version FROM schema_version").fetchone()
