@@ -8,8 +8,8 @@ import psycopg
 import pytest
 
 from app import create_app
-from app.store import StoreBusy, rules
-from tests.conftest import issue_key
+from app.store import NotFound, StoreBusy, rules
+from tests.conftest import Api, issue_key
 from tests.pgserver import free_port
 
 TENANT = "ab" * 16
@@ -162,3 +162,22 @@ def test_moving_a_large_store_is_not_cut_short_by_the_requests_timeout(postgres_
     store.import_({"keys": [], "tenants": [{"id": TENANT, "created": 0}],
                    "datasets": datasets, "idempotency": []})
     assert store.export()["datasets"] == datasets
+
+
+def test_an_id_or_name_holding_nul_finds_nothing(config):
+    """No record can hold a NUL (PostgreSQL text cannot): on every engine such a lookup finds
+    nothing, where PostgreSQL would refuse the query."""
+    app = create_app(config)
+    store, api = app.extensions["store"], Api(app.test_client(), issue_key(app.test_cli_runner()))
+    tenant = store.list_keys()[0]["tenant"]
+    kept, bad = store.create_dataset(tenant, {"name": "kb"}, 1)["id"], "kb\x00"
+    assert api.delete("kb%00").status_code == 404
+    assert store.find_key("0" * 63 + "\x00") is None
+    assert store.get_dataset(tenant, bad) is None
+    assert store.list_datasets(tenant, name=bad) == store.list_datasets(tenant, dataset_id=bad)
+    assert store.list_datasets(tenant, name=bad) == ([], 0)
+    assert store.update_dataset(tenant, bad, {"description": "d"}, 2) is None
+    with pytest.raises(NotFound) as missing:
+        store.delete_datasets(tenant, [kept, bad])
+    assert missing.value.ids == [bad]
+    assert store.list_datasets(tenant)[1] == 1

@@ -44,6 +44,12 @@ def parse(url):
     return psycopg.conninfo.make_conninfo(**params), options
 
 
+def unstorable(*values):
+    """Whether a string holds a NUL: PostgreSQL refuses one in text, so no stored id, name
+    or digest has it and a lookup of one finds nothing (as in the JSON engine)."""
+    return any(value is not None and "\x00" in value for value in values)
+
+
 def own_fields(dataset):
     return {k: v for k, v in dataset.items() if k in rules.DATASET_FIELDS and k != "name"}
 
@@ -120,6 +126,8 @@ class PostgresStore(Store):
         return key
 
     def find_key(self, digest):
+        if unstorable(digest):
+            return None
         with self._transaction() as conn:
             return conn.execute("SELECT id, tenant, name, digest, created, last_used FROM keys"
                                 " WHERE digest = %s", (digest,)).fetchone()
@@ -199,6 +207,8 @@ class PostgresStore(Store):
         return {row["name_key"] for row in rows}
 
     def get_dataset(self, tenant, dataset_id):
+        if unstorable(dataset_id):
+            return None
         with self._transaction() as conn:
             row = conn.execute(f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s"
                                f" AND id = %s", (tenant, dataset_id)).fetchone()
@@ -206,6 +216,8 @@ class PostgresStore(Store):
 
     def list_datasets(self, tenant, name=None, dataset_id=None, orderby="create_time",
                       desc=True, offset=0, limit=None):
+        if unstorable(name, dataset_id):
+            return [], 0
         where, args = "tenant_id = %s", [tenant]
         if name is not None:
             where, args = where + " AND name_key = %s", args + [rules.same_name(name)]
@@ -231,6 +243,8 @@ class PostgresStore(Store):
 
     def update_dataset(self, tenant, dataset_id, changes, now, rename_taken=False):
         rules.new_dataset(changes)  # raises on a field that is not a dataset's
+        if unstorable(dataset_id):
+            return None
         with self._transaction() as conn:
             self._lock_tenant(conn, tenant, now)
             row = conn.execute(f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s"
@@ -258,8 +272,10 @@ class PostgresStore(Store):
                                     f" RETURNING seq, {DATASET_COLUMNS}", (tenant,)).fetchall()
             else:
                 ids = list(dict.fromkeys(ids))
-                rows = conn.execute(f"DELETE FROM datasets WHERE tenant_id = %s AND id = ANY(%s)"
-                                    f" RETURNING seq, {DATASET_COLUMNS}", (tenant, ids)).fetchall()
+                rows = conn.execute(
+                    f"DELETE FROM datasets WHERE tenant_id = %s AND id = ANY(%s) RETURNING seq,"
+                    f" {DATASET_COLUMNS}", (tenant, [i for i in ids if not unstorable(i)])
+                ).fetchall()
                 missing = [i for i in ids if i not in {row["id"] for row in rows}]
                 if missing:
                     raise NotFound(missing)  # the transaction is rolled back
