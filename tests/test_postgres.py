@@ -9,6 +9,7 @@ import pytest
 
 from app import create_app
 from app.store import NotFound, StoreBusy, rules
+from app.store.postgres.schema import MIGRATIONS
 from tests.conftest import Api, issue_key
 from tests.pgserver import free_port
 
@@ -181,3 +182,36 @@ def test_an_id_or_name_holding_nul_finds_nothing(config):
         store.delete_datasets(tenant, [kept, bad])
     assert missing.value.ids == [bad]
     assert store.list_datasets(tenant)[1] == 1
+
+
+def test_names_of_1023_characters_of_any_script(config):
+    """The longest names the document allows, in scripts of 3 and 4 UTF-8 bytes: kept
+    unique, ordered and found like short ones, on every engine (no index entry limit)."""
+    store = create_app({**config, "NAME_RULE": "legacy"}).extensions["store"]
+    cjk = "".join(chr(0x4E00 + (n * 7919) % 20000) for n in range(1023))
+    emoji = "".join(chr(0x1F300 + (n * 31) % 0x150) for n in range(1023))
+    for name in (emoji, cjk, cjk, "a"):
+        store.create_dataset(TENANT, {"name": name}, 1)
+    records, total = store.list_datasets(TENANT, orderby="name", desc=True)
+    assert [r["name"] for r in records] == [emoji, f"{cjk}(1)", cjk, "a"] and total == 4
+    assert [r["name"] for r in store.list_datasets(TENANT, name=cjk)[0]] == [cjk]
+    assert store.list_datasets(TENANT, orderby="name", desc=False, limit=2)[0] == records[:-3:-1]
+
+
+def test_a_database_of_the_first_schema_is_upgraded_with_its_datasets(postgres_config):
+    with psycopg.connect(postgres_config["DATABASE_URL"]) as conn:
+        conn.execute("DROP TABLE IF EXISTS schema_version, idempotency, datasets, keys, tenants")
+        conn.execute(MIGRATIONS[0])
+        conn.execute("CREATE TABLE schema_version AS SELECT 1 AS version")
+        conn.execute("INSERT INTO tenants (id, created) VALUES (%s, 0)", (TENANT,))
+        for n, name in enumerate(["kb", "kb(1)"]):
+            conn.execute("INSERT INTO datasets (tenant_id, id, name, name_key, fields,"
+                         " create_time, update_time) VALUES (%s, %s, %s, %s, '{}', 0, 0)",
+                         (TENANT, f"{n:032x}", name, name))
+    store = create_app(postgres_config).extensions["store"]
+    assert store.create_dataset(TENANT, {"name": "KB"}, 1)["name"] == "KB(2)"
+    assert [r["name"] for r in store.list_datasets(TENANT, orderby="name")[0]] == [
+        "KB(2)", "kb(1)", "kb"]
+    with psycopg.connect(postgres_config["DATABASE_URL"]) as conn:
+        assert conn.execute("SELECT version FROM schema_version").fetchall() == [
+            (len(MIGRATIONS),)]

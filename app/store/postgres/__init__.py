@@ -1,7 +1,7 @@
 """The PostgreSQL engine: the same operations, for several app servers on one database.
 
 Each worker process opens its own pool on first use (after gunicorn forks). Name
-uniqueness per tenant is the database's: a UNIQUE (tenant_id, name_key) index over
+uniqueness per tenant is the database's: a unique index over (tenant_id, name_key), the
 rules.same_name of each name, so servers racing for one name never both get it. Writes to
 one tenant's datasets take its row in `tenants` first, which serialises them and keeps its
 count of datasets.
@@ -19,8 +19,10 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, Store, StoreBusy,
                        StoreError, rules)
 from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
-ORDER_BY = {"create_time": "create_time", "update_time": "update_time",
-            "name": 'name_key COLLATE "C"'}
+PREFIX = 200  # characters of a name in the index that orders by name (see schema.py)
+ORDER_BY = {"create_time": "create_time {0}", "update_time": "update_time {0}",
+            "name": f'left(name_key, {PREFIX}) COLLATE "C" {{0}}, name_key COLLATE "C" {{0}}'}
+SAME_NAME = "tenant_id || name_key = %s"  # a lookup by the unique hash index
 BIGINT = 2 ** 63 - 1  # the largest LIMIT and OFFSET PostgreSQL takes
 DATASET_COLUMNS = "id, tenant_id, name, fields, create_time, update_time"
 
@@ -48,6 +50,11 @@ def unstorable(*values):
     """Whether a string holds a NUL: PostgreSQL refuses one in text, so no stored id, name
     or digest has it and a lookup of one finds nothing (as in the JSON engine)."""
     return any(value is not None and "\x00" in value for value in values)
+
+
+def like(prefix):
+    """A LIKE pattern of the strings that start with `prefix`."""
+    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def own_fields(dataset):
@@ -201,9 +208,11 @@ class PostgresStore(Store):
     def _taken(conn, tenant, name):
         """The name keys of the tenant that rules.free_name could meet for `name`."""
         key = rules.same_name(name)
-        prefix = key.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "(%"
-        rows = conn.execute("SELECT name_key FROM datasets WHERE tenant_id = %s AND"
-                            " (name_key = %s OR name_key LIKE %s)", (tenant, key, prefix))
+        prefix = key + "("
+        rows = conn.execute(
+            f"SELECT name_key FROM datasets WHERE {SAME_NAME} UNION SELECT name_key FROM"
+            f" datasets WHERE tenant_id = %s AND left(name_key, {PREFIX}) COLLATE \"C\" LIKE %s"
+            f" AND name_key LIKE %s", (tenant + key, tenant, like(prefix[:PREFIX]), like(prefix)))
         return {row["name_key"] for row in rows}
 
     def get_dataset(self, tenant, dataset_id):
@@ -220,7 +229,8 @@ class PostgresStore(Store):
             return [], 0
         where, args = "tenant_id = %s", [tenant]
         if name is not None:
-            where, args = where + " AND name_key = %s", args + [rules.same_name(name)]
+            where = f"{where} AND {SAME_NAME}"
+            args += [tenant + rules.same_name(name)]
         if dataset_id is not None:
             where, args = where + " AND id = %s", args + [dataset_id]
         direction = "DESC" if desc else "ASC"
@@ -230,7 +240,7 @@ class PostgresStore(Store):
         with self._transaction() as conn:
             rows = conn.execute(
                 f"SELECT {DATASET_COLUMNS} FROM datasets WHERE {where} ORDER BY"
-                f" {ORDER_BY[orderby]} {direction}, seq {direction} LIMIT %s OFFSET %s",
+                f" {ORDER_BY[orderby].format(direction)}, seq {direction} LIMIT %s OFFSET %s",
                 (*args, limit, offset)).fetchall()
             if name is None and dataset_id is None:
                 total = conn.execute("SELECT datasets FROM tenants WHERE id = %s",

@@ -27,6 +27,16 @@ MIGRATIONS = [  # one entry per schema version; never edit one that has shipped
                               dataset jsonb NOT NULL, PRIMARY KEY (tenant, key));
     CREATE INDEX idempotency_by_created ON idempotency (created);
     """,
+    # A name of 1023 characters of 4 bytes each overflows a B-tree entry (2704 bytes at
+    # most): uniqueness by a hash index instead (tenant ids are 32 characters, so the
+    # concatenation is unambiguous), and order by a B-tree over the names' first characters.
+    """
+    ALTER TABLE datasets DROP CONSTRAINT datasets_tenant_id_name_key_key;
+    DROP INDEX datasets_by_name;
+    ALTER TABLE datasets ADD CONSTRAINT datasets_same_name
+        EXCLUDE USING hash ((tenant_id || name_key) WITH =);
+    CREATE INDEX datasets_by_name ON datasets (tenant_id, left(name_key, 200) COLLATE "C");
+    """,
 ]
 MIGRATION_LOCK = 0x64617461  # the advisory lock held while the schema is upgraded
 # For upgrades, `store export` and `store import`, which may rightly take minutes on a large
