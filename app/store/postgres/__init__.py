@@ -19,24 +19,13 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, Store, StoreBusy,
                        StoreError, rules)
 from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
-PREFIX = 200  # characters of a name in the index that orders by name (see schema.py)
-ORDER_BY = {"create_time": "create_time {0}", "update_time": "update_time {0}",
-            "name": f'left(name_key, {PREFIX}) COLLATE "C" {{0}}, name_key COLLATE "C" {{0}}'}
-SAME_NAME = "tenant_id || name_key = %s"  # a lookup by the unique hash index
-BIGINT = 2 ** 63 - 1  # the largest LIMIT and OFFSET PostgreSQL takes
-DATASET_COLUMNS = "id, tenant_id, name, fields, create_time, update_time"
-
-
-def record(row):
-    """A dataset row as the interface returns it."""
-    return {**row["fields"], "name": row["name"], "id": row["id"], "tenant_id": row["tenant_id"],
-            "created_by": row["tenant_id"], "create_time": row["create_time"],
-            "update_time": row["update_time"]}
+from app.store.postgres.sql import (BIGINT, DATASET_COLUMNS, ORDER_BY, SAME_NAME, own_fields,
+                                    record, taken, unstorable)
 
 
 def parse(url):
-    """(where, options): the server and database of `url` for messages (/healthz shows them:
-    never the password, whatever the URL's form), and the server options it sets, if any."""
+    """(where, options): the server and database of `url` for messages and logs (never the
+    password, whatever the URL's form), and the server options it sets, if any."""
     try:
         params = psycopg.conninfo.conninfo_to_dict(url)
     except psycopg.Error:
@@ -44,21 +33,6 @@ def parse(url):
     params.pop("password", None)
     options = params.pop("options", None)
     return psycopg.conninfo.make_conninfo(**params), options
-
-
-def unstorable(*values):
-    """Whether a string holds a NUL: PostgreSQL refuses one in text, so no stored id, name
-    or digest has it and a lookup of one finds nothing (as in the JSON engine)."""
-    return any(value is not None and "\x00" in value for value in values)
-
-
-def like(prefix):
-    """A LIKE pattern of the strings that start with `prefix`."""
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-
-
-def own_fields(dataset):
-    return {k: v for k, v in dataset.items() if k in rules.DATASET_FIELDS and k != "name"}
 
 
 class PostgresStore(Store):
@@ -192,7 +166,7 @@ class PostgresStore(Store):
                     return entry["dataset"]
             if count > self.dataset_limit:
                 raise LimitReached(self.dataset_limit)
-            name = rules.free_name(dataset["name"], self._taken(conn, tenant, dataset["name"]))
+            name = rules.free_name(dataset["name"], taken(conn, tenant, dataset["name"]))
             row = conn.execute(
                 f"INSERT INTO datasets (tenant_id, id, name, name_key, fields, create_time,"
                 f" update_time) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {DATASET_COLUMNS}",
@@ -203,17 +177,6 @@ class PostgresStore(Store):
                 conn.execute("INSERT INTO idempotency VALUES (%s, %s, %s, %s, %s)",
                              (tenant, *idempotency, now, Jsonb(created)))
         return created
-
-    @staticmethod
-    def _taken(conn, tenant, name):
-        """The name keys of the tenant that rules.free_name could meet for `name`."""
-        key = rules.same_name(name)
-        prefix = key + "("
-        rows = conn.execute(
-            f"SELECT name_key FROM datasets WHERE {SAME_NAME} UNION SELECT name_key FROM"
-            f" datasets WHERE tenant_id = %s AND left(name_key, {PREFIX}) COLLATE \"C\" LIKE %s"
-            f" AND name_key LIKE %s", (tenant + key, tenant, like(prefix[:PREFIX]), like(prefix)))
-        return {row["name_key"] for row in rows}
 
     def get_dataset(self, tenant, dataset_id):
         if unstorable(dataset_id):
@@ -263,11 +226,11 @@ class PostgresStore(Store):
                 return None
             new = {**record(row), **changes, "update_time": now}
             if "name" in changes:
-                taken = self._taken(conn, tenant, new["name"]) - {rules.same_name(row["name"])}
-                if rules.same_name(new["name"]) in taken:
+                others = taken(conn, tenant, new["name"]) - {rules.same_name(row["name"])}
+                if rules.same_name(new["name"]) in others:
                     if not rename_taken:
                         raise NameTaken(new["name"])
-                    new["name"] = rules.free_name(new["name"], taken)
+                    new["name"] = rules.free_name(new["name"], others)
             conn.execute("UPDATE datasets SET name = %s, name_key = %s, fields = %s,"
                          " update_time = %s WHERE id = %s",
                          (new["name"], rules.same_name(new["name"]), Jsonb(own_fields(new)),
