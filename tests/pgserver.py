@@ -56,14 +56,14 @@ class Server:
             return int(file.readline())
 
     def kill(self):
-        """SIGKILL the postmaster and its backends, as a crash would."""
+        """SIGKILL the postmaster and its backends, as a crash would: this cluster's only,
+        not those of other servers the `postgres` user runs on the machine."""
         pid = self.pid()
-        os.kill(pid, signal.SIGKILL)
-        for line in self.run("pgrep", "-u", self.user or str(os.geteuid()), "-f",
-                             f"postgres: ", check=False).stdout.split():
+        backends = self.run("pgrep", "-P", str(pid), check=False).stdout.split()
+        for process in [pid, *map(int, backends)]:
             try:
-                os.kill(int(line), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
+                os.kill(process, signal.SIGKILL)
+            except ProcessLookupError:
                 pass
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

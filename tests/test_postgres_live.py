@@ -1,16 +1,13 @@
 """PostgreSQL under real gunicorn servers: two "hosts" on one database, and outages."""
 
 import os
-import threading
 import time
 
 import pytest
-import requests
 
 from tests import pgserver
 from tests.live import TIMEOUT, Server, cli, issue_key
-from tests.test_live import (bursts, check_bursts, create, delete, in_parallel, listing, made,
-                             served)
+from tests.test_live import bursts, check_bursts, create, in_parallel, listing, made
 
 
 @pytest.fixture(scope="module")
