@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, Store, StoreBusy,
                        StoreError, rules)
-from app.store.postgres.schema import migrate
+from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
 ORDER_BY = {"create_time": "create_time", "update_time": "update_time",
             "name": 'name_key COLLATE "C"'}
 BIGINT = 2 ** 63 - 1  # the largest LIMIT and OFFSET PostgreSQL takes
@@ -32,6 +32,18 @@ def record(row):
             "update_time": row["update_time"]}
 
 
+def parse(url):
+    """(where, options): the server and database of `url` for messages (/healthz shows them:
+    never the password, whatever the URL's form), and the server options it sets, if any."""
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return "PostgreSQL (DATASET_API_DATABASE_URL does not parse)", None
+    params.pop("password", None)
+    options = params.pop("options", None)
+    return psycopg.conninfo.make_conninfo(**params), options
+
+
 def own_fields(dataset):
     return {k: v for k, v in dataset.items() if k in rules.DATASET_FIELDS and k != "name"}
 
@@ -41,9 +53,12 @@ class PostgresStore(Store):
 
     def __init__(self, url, config):
         self.url = url
-        self.location = psycopg.conninfo.make_conninfo(url, password="") if "@" in url else url
+        self.location, options = parse(url)
         self.dataset_limit = int(config["TENANT_DATASET_LIMIT"])
         self.timeout = float(config["LOCK_TIMEOUT"])
+        wait = int(self.timeout * 1000)  # the URL's own options (a search_path...) are kept
+        self.options = " ".join(filter(None, [options, f"-c statement_timeout={wait}",
+                                              f"-c lock_timeout={wait}"]))
         self._pool, self._pid = None, None
         self._mutex = threading.Lock()
 
@@ -57,8 +72,8 @@ class PostgresStore(Store):
                     self.url, min_size=1, max_size=4, timeout=3, open=False,
                     check=ConnectionPool.check_connection, reconnect_timeout=0,
                     kwargs={"connect_timeout": 3, "row_factory": dict_row, "autocommit": True,
-                            "options": f"-c statement_timeout={int(self.timeout * 1000)}"
-                                       f" -c lock_timeout={int(self.timeout * 1000)}"})
+                            "client_encoding": "UTF8",  # whatever PGCLIENTENCODING says
+                            "options": self.options})
                 pool.open(wait=False)
                 try:
                     with pool.connection() as conn:
@@ -153,14 +168,17 @@ class PostgresStore(Store):
         with self._transaction() as conn:
             count = self._lock_tenant(conn, tenant, now, add=1)
             if idempotency:
+                # The tenant's expired keys go here, under its lock: pruning all tenants'
+                # at once would make concurrent creates wait on (or deadlock over) them.
+                conn.execute("DELETE FROM idempotency WHERE tenant = %s AND created <= %s",
+                             (tenant, now - rules.IDEMPOTENCY_TTL))
                 entry = conn.execute(
                     "SELECT fingerprint, dataset FROM idempotency WHERE tenant = %s"
-                    " AND key = %s AND created > %s",
-                    (tenant, idempotency[0], now - rules.IDEMPOTENCY_TTL)).fetchone()
+                    " AND key = %s", (tenant, idempotency[0])).fetchone()
                 if entry is not None:
                     if entry["fingerprint"] != idempotency[1]:
                         raise IdempotencyMismatch(idempotency[0])
-                    self._lock_tenant(conn, tenant, now, add=-1)
+                    self._lock_tenant(conn, tenant, now, add=-1)  # the count it took
                     return entry["dataset"]
             if count > self.dataset_limit:
                 raise LimitReached(self.dataset_limit)
@@ -172,8 +190,6 @@ class PostgresStore(Store):
                  Jsonb(own_fields(dataset)), now, now)).fetchone()
             created = record(row)
             if idempotency:
-                conn.execute("DELETE FROM idempotency WHERE tenant = %s AND key = %s",
-                             (tenant, idempotency[0]))
                 conn.execute("INSERT INTO idempotency VALUES (%s, %s, %s, %s, %s)",
                              (tenant, *idempotency, now, Jsonb(created)))
         return created
@@ -279,6 +295,7 @@ class PostgresStore(Store):
     def export(self):
         with self._transaction() as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot
+            conn.execute(NO_STATEMENT_TIMEOUT)
             return {
                 "keys": conn.execute("SELECT id, tenant, name, digest, created, last_used"
                                      " FROM keys ORDER BY seq").fetchall(),
@@ -295,6 +312,7 @@ class PostgresStore(Store):
             if conn.execute("SELECT EXISTS (SELECT FROM tenants) OR EXISTS (SELECT FROM keys)"
                             " AS used").fetchone()["used"]:
                 raise StoreError(f"{self.location} is not empty: import only into a new store")
+            conn.execute(NO_STATEMENT_TIMEOUT)
             with conn.cursor() as cur:
                 cur.executemany("INSERT INTO tenants (id, created) VALUES (%(id)s, %(created)s)",
                                 data["tenants"])
