@@ -58,7 +58,7 @@ class PostgresStore(Store):
                 pool = ConnectionPool(
                     self.url, min_size=1, max_size=4, timeout=3, open=False,
                     check=ConnectionPool.check_connection, reconnect_timeout=0,
-                    kwargs={"connect_timeout": 3, "row_factory": dict_row,
+                    kwargs={"connect_timeout": 3, "row_factory": dict_row, "autocommit": True,
                             "client_encoding": "UTF8",  # whatever PGCLIENTENCODING says
                             "options": self.options})
                 pool.open(wait=False)
@@ -72,13 +72,18 @@ class PostgresStore(Store):
             return self._pool
 
     @contextmanager
-    def _transaction(self, timeout=None):
-        """A connection in a transaction, committed at the end; database errors as StoreError
-        (StoreBusy when the server cannot be reached or a wait ran out)."""
+    def _transaction(self, timeout=None, write=True):
+        """A connection, in a transaction if `write` (else each statement commits by itself:
+        fewer round trips); database errors as StoreError (StoreBusy when the server cannot
+        be reached or a wait ran out)."""
         try:
             pool = self._open()
             with pool.connection(timeout) as conn:
-                yield conn
+                if write:
+                    with conn.transaction():
+                        yield conn
+                else:
+                    yield conn
         except PoolTimeout as err:
             raise StoreBusy(f"{self.location}: no connection to PostgreSQL: {err}") from err
         except (psycopg.OperationalError, psycopg.errors.QueryCanceled,
@@ -109,12 +114,12 @@ class PostgresStore(Store):
     def find_key(self, digest):
         if unstorable(digest):
             return None
-        with self._transaction() as conn:
+        with self._transaction(write=False) as conn:
             return conn.execute("SELECT id, tenant, name, digest, created, last_used FROM keys"
                                 " WHERE digest = %s", (digest,)).fetchone()
 
     def list_keys(self):
-        with self._transaction() as conn:
+        with self._transaction(write=False) as conn:
             return conn.execute("SELECT id, tenant, name, digest, created, last_used FROM keys"
                                 " ORDER BY seq").fetchall()
 
@@ -134,12 +139,12 @@ class PostgresStore(Store):
             pass  # bookkeeping never waits: the next request writes it
 
     def tenant_exists(self, tenant):
-        with self._transaction() as conn:
+        with self._transaction(write=False) as conn:
             return conn.execute("SELECT 1 FROM tenants WHERE id = %s", (tenant,)).fetchone() \
                 is not None
 
     def list_tenants(self):
-        with self._transaction() as conn:
+        with self._transaction(write=False) as conn:
             return conn.execute(
                 "SELECT t.id, t.created, count(k.id)::int AS keys, t.datasets FROM tenants t"
                 " LEFT JOIN keys k ON k.tenant = t.id GROUP BY t.seq, t.id ORDER BY t.seq"
@@ -162,7 +167,7 @@ class PostgresStore(Store):
                 if entry is not None:
                     if entry["fingerprint"] != idempotency[1]:
                         raise IdempotencyMismatch(idempotency[0])
-                    conn.rollback()  # the count (and the pruning: the next create does it)
+                    self._lock_tenant(conn, tenant, now, add=-1)  # the count it took
                     return entry["dataset"]
             if count > self.dataset_limit:
                 raise LimitReached(self.dataset_limit)
@@ -181,7 +186,7 @@ class PostgresStore(Store):
     def get_dataset(self, tenant, dataset_id):
         if unstorable(dataset_id):
             return None
-        with self._transaction() as conn:
+        with self._transaction(write=False) as conn:
             row = conn.execute(f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s"
                                f" AND id = %s", (tenant, dataset_id)).fetchone()
         return row and record(row)
@@ -200,19 +205,18 @@ class PostgresStore(Store):
         if limit is not None and limit > BIGINT:
             limit = None
         offset = min(offset, BIGINT)
-        with self._transaction() as conn:
+        if name is None and dataset_id is None:  # the tenant's count, kept by its writes
+            count, count_args = "(SELECT datasets FROM tenants WHERE id = %s)", [tenant]
+        else:  # one at most: names and ids are unique
+            count, count_args = f"(SELECT count(*) FROM datasets WHERE {where})", args
+        with self._transaction(write=False) as conn:
             rows = conn.execute(
-                f"SELECT {DATASET_COLUMNS} FROM datasets WHERE {where} ORDER BY"
+                f"SELECT {DATASET_COLUMNS}, {count} AS total FROM datasets WHERE {where} ORDER BY"
                 f" {ORDER_BY[orderby].format(direction)}, seq {direction} LIMIT %s OFFSET %s",
-                (*args, limit, offset)).fetchall()
-            if name is None and dataset_id is None:
-                total = conn.execute("SELECT datasets FROM tenants WHERE id = %s",
-                                     (tenant,)).fetchone()
-                total = total["datasets"] if total else 0
-            else:  # one at most: names and ids are unique
-                total = conn.execute(f"SELECT count(*) AS n FROM datasets WHERE {where}",
-                                     args).fetchone()["n"]
-        return [record(row) for row in rows], total
+                (*count_args, *args, limit, offset)).fetchall()
+            total = rows[0]["total"] if rows else conn.execute(
+                f"SELECT {count} AS total", count_args).fetchone()["total"]
+        return [record(row) for row in rows], total or 0
 
     def update_dataset(self, tenant, dataset_id, changes, now, rename_taken=False):
         rules.new_dataset(changes)  # raises on a field that is not a dataset's
@@ -261,11 +265,11 @@ class PostgresStore(Store):
     # Operation
 
     def health(self):
-        with self._transaction() as conn:
+        with self._transaction(write=False) as conn:
             conn.execute("SELECT version FROM schema_version")
 
     def check(self):
-        with self._transaction() as conn:
+        with self._transaction(write=False) as conn:
             counts = conn.execute(
                 "SELECT (SELECT count(*) FROM keys)::int AS keys,"
                 " (SELECT count(*) FROM tenants)::int AS tenants,"

@@ -52,23 +52,20 @@ def migrate(conn):
                          f"`createdb --encoding=UTF8 --locale=C.UTF-8 --template=template0`")
     conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
     try:
-        conn.execute(NO_STATEMENT_TIMEOUT)  # an upgrade of a large table may take minutes
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
-        row = conn.cursor(row_factory=tuple_row).execute(
-            "SELECT version FROM schema_version").fetchone()
-        version = row[0] if row else 0
-        for number, migration in enumerate(MIGRATIONS[version:], version + 1):
-            conn.execute(migration)
-            conn.execute("DELETE FROM schema_version")
-            conn.execute("INSERT INTO schema_version VALUES (%s)", (number,))
-            log.info("PostgreSQL schema upgraded to version %d", number)
-        if version > len(MIGRATIONS):
-            raise StoreError(f"the database's schema (version {version}) is newer than this "
-                             f"server's ({len(MIGRATIONS)}): upgrade the server")
-        conn.commit()
-    except BaseException:
-        conn.rollback()
-        raise
+        with conn.transaction():  # all of an upgrade, or none of it
+            conn.execute(NO_STATEMENT_TIMEOUT)  # an upgrade of a large table may take minutes
+            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
+            row = conn.cursor(row_factory=tuple_row).execute(
+                "SELECT version FROM schema_version").fetchone()
+            version = row[0] if row else 0
+            if version > len(MIGRATIONS):
+                raise StoreError(f"the database's schema (version {version}) is newer than "
+                                 f"this server's ({len(MIGRATIONS)}): upgrade the server")
+            for number, migration in enumerate(MIGRATIONS[version:], version + 1):
+                conn.execute(migration)
+                conn.execute("DELETE FROM schema_version")
+                conn.execute("INSERT INTO schema_version VALUES (%s)", (number,))
+                log.info("PostgreSQL schema upgraded to version %d", number)
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
         conn.commit()
