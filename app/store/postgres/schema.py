@@ -67,5 +67,6 @@ def migrate(conn):
                 conn.execute("INSERT INTO schema_version VALUES (%s)", (number,))
                 log.info("PostgreSQL schema upgraded to version %d", number)
     finally:
+        conn.commit()  # before the unlock: the next server must see the upgrade done
         conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
         conn.commit()
