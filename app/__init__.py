@@ -1,8 +1,8 @@
-"""A self-hosted server for RAGFlow's legacy dataset API."""
+"""A self-hosted server for RAGFlow's dataset API: the legacy one and the current one."""
 
 from flask import Flask
 
-from app import cli, datasets, encoding, errors, store
+from app import cli, datasets, encoding, errors, legacy, models, store
 
 NAME_RULES = ("strict", "legacy")
 
@@ -33,6 +33,7 @@ def create_app(test_config=None):
     if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
         raise ValueError(f"DATASET_API_MAX_CONTENT_LENGTH must be a positive number of bytes, "
                          f"not {limit!r}")
-    for module in (encoding, store, errors, datasets, cli):
+    models.check_config(app.config)
+    for module in (encoding, store, errors, legacy, datasets, cli):
         module.init_app(app)
     return app

@@ -6,7 +6,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app
 
-from app import schemas
+from app.schemas import legacy as schemas
 
 CONTROL = r"\x00-\x1f\x7f-\x9f"  # Unicode's control characters (category Cc)
 # A name that matches is accepted. JSON Schema cannot say "once trimmed", so in the strict

@@ -10,7 +10,7 @@ from openapi_spec_validator import validate
 from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from app import create_app
-from app.schemas import list_query_schema
+from app.schemas.legacy import list_query_schema
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 DATASET, ONE_DATASET = "/api/v1/dataset", "/api/v1/dataset/{dataset_id}"
