@@ -2,56 +2,19 @@
 field, with RAGFlow's bounds, defaults and wording; and its dataset record."""
 
 import copy
-import json
 import re
 
-from marshmallow import ValidationError, fields, post_load, validates, validates_schema
+from marshmallow import ValidationError, fields, post_load, validate, validates
 
 from app import models
+from app.schemas.parser_config import (CHUNK_METHODS, METHOD_DEFAULTS, PARSER_CONFIG_DEFAULTS,
+                                       ParserConfig, deep_merge)
 from app.schemas.fields import (
-    Bool, Choice, DatasetFields, Float, Int, ListOf, Model, Str, StrictSchema, UUIDHex, at_least,
+    Bool, Choice, DatasetFields, Int, ListOf, Model, Str, StrictSchema, UUIDHex, at_least,
     at_most, max_length, min_length, uuid_hex)
 
-CHUNK_METHODS = ("naive", "book", "email", "laws", "manual", "one", "paper", "picture",
-                 "presentation", "qa", "table", "tag")
 NAME_LIMIT = 128
-RAPTOR_PROMPT = ("Please summarize the following paragraphs. Be careful with the numbers, do not "
-                 "make things up. Paragraphs as following:\n      {cluster_content}\nThe above "
-                 "is the content you need to summarize.")
-ENTITY_TYPES = ["organization", "person", "geo", "event", "category"]
-# What RAGFlow's ParserConfig model fills in for every field a client leaves out, once it
-# sends a parser_config at all.
-PARSER_CONFIG_DEFAULTS = {
-    "auto_keywords": 0, "auto_questions": 0, "chunk_token_num": 512, "delimiter": r"\n",
-    "graphrag": {"use_graphrag": False, "entity_types": ENTITY_TYPES, "method": "light",
-                 "community": False, "resolution": False},
-    "html4excel": False, "layout_recognize": "DeepDOC",
-    "raptor": {"use_raptor": False, "prompt": RAPTOR_PROMPT, "max_token": 256, "threshold": 0.1,
-               "max_cluster": 64, "random_seed": 0},
-    "tag_kb_ids": [], "topn_tags": 1, "filename_embd_weight": 0.1, "task_page_size": None,
-    "pages": None, "parent_child": {"use_parent_child": False, "children_delimiter": r"\n"},
-}
-# RAGFlow's get_parser_config: each chunk method's own defaults, under what the client sent.
-_OFF = {"raptor": {"use_raptor": False}, "graphrag": {"use_graphrag": False}}
-METHOD_DEFAULTS = {
-    "naive": {"chunk_token_num": 512, "delimiter": r"\n", "html4excel": False,
-              "layout_recognize": "DeepDOC", **_OFF,
-              "parent_child": {"use_parent_child": False, "children_delimiter": r"\n"}},
-    **{method: _OFF for method in ("qa", "manual", "paper", "book", "laws", "presentation")},
-    **{method: {} for method in ("tag", "table", "one", "email", "picture")},
-}
 AVATAR_TYPES = ["image/jpeg", "image/png"]
-
-
-def deep_merge(base, over):
-    """`base` with `over` laid on it, dicts merged key by key (RAGFlow's deep_merge)."""
-    merged = copy.deepcopy(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 def avatar_format(value):
@@ -81,57 +44,6 @@ def model_format(value):
         raise ValidationError("Model name and provider cannot be whitespace-only strings")
 
 
-class RaptorConfig(StrictSchema):
-    use_raptor = Bool()
-    prompt = Str(strip=True, validate=[min_length(1)])
-    max_token = Int(validate=[at_least(1), at_most(2048)])
-    threshold = Float(validate=[at_least(0.0), at_most(1.0)])
-    max_cluster = Int(validate=[at_least(1), at_most(1024)])
-    random_seed = Int(validate=[at_least(0)])
-
-
-class GraphragConfig(StrictSchema):
-    use_graphrag = Bool()
-    entity_types = ListOf(Str())
-    method = Choice(("light", "general"))
-    community = Bool()
-    resolution = Bool()
-
-
-class ParentChildConfig(StrictSchema):
-    use_parent_child = Bool()
-    children_delimiter = Str()
-
-
-class ParserConfig(StrictSchema):
-    auto_keywords = Int(validate=[at_least(0), at_most(32)])
-    auto_questions = Int(validate=[at_least(0), at_most(10)])
-    chunk_token_num = Int(validate=[at_least(1), at_most(2048)])
-    delimiter = Str(validate=[min_length(1)])
-    graphrag = Model(GraphragConfig)
-    html4excel = Bool()
-    layout_recognize = Str()
-    raptor = Model(RaptorConfig)
-    tag_kb_ids = ListOf(Str())
-    topn_tags = Int(validate=[at_least(1), at_most(10)])
-    filename_embd_weight = Float(allow_none=True, validate=[at_least(0.0), at_most(1.0)])
-    task_page_size = Int(allow_none=True, validate=[at_least(1)])
-    pages = ListOf(ListOf(Int()), allow_none=True)
-    parent_child = Model(ParentChildConfig)
-
-    @validates_schema
-    def not_too_long(self, data, **kwargs):
-        size = len(fields_json(deep_merge(PARSER_CONFIG_DEFAULTS, data)))
-        if size > 65535:
-            raise ValidationError(f"Parser config exceeds size limit (max 65,535 characters). "
-                                  f"Current size: {size}")
-
-
-def fields_json(value):
-    """JSON as pydantic's model_dump_json writes it: compact, non-ASCII as is."""
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
-
-
 class CreateDatasetReq(StrictSchema):
     name = Str(required=True, strip=True, validate=[min_length(1), max_length(NAME_LIMIT)],
                metadata={"description": "Trimmed; unique per tenant, case-insensitively: a "
@@ -149,13 +61,18 @@ class CreateDatasetReq(StrictSchema):
         "description": "Fields left out take RAGFlow's defaults, then the chunk method's."})
 
 
-class UpdateDatasetReq(CreateDatasetReq):
+class UpdateDatasetBody(CreateDatasetReq):
     name = Str(strip=True, validate=[min_length(1), max_length(NAME_LIMIT)], metadata={
         "description": "Trimmed; a name another of the caller's datasets has (any case) is "
                        "refused with code 102."})
     pagerank = Int(validate=[at_least(0), at_most(100)])
     language = Str(allow_none=True, validate=[max_length(32)])
-    dataset_id = UUIDHex(load_only=True, metadata={"description": "From the path."})
+
+
+class UpdateDatasetReq(UpdateDatasetBody):
+    """The body with the id from the path, checked last, as RAGFlow does."""
+
+    dataset_id = UUIDHex()
 
 
 class DeleteDatasetReq(StrictSchema):
@@ -214,6 +131,9 @@ class ListDatasetReq(StrictSchema):
         "description": "Adds the documents' parsing counts, all 0 here."})
 
 
+PARSING_COUNTS = ("unstart_count", "running_count", "cancel_count", "done_count", "fail_count")
+
+
 class CurrentDataset(DatasetFields):
     """A dataset as RAGFlow v0.27 answers it."""
 
@@ -223,24 +143,30 @@ class CurrentDataset(DatasetFields):
     embedding_model = fields.String(allow_none=True, metadata={
         "example": "BAAI/bge-small-en-v1.5@Local@Builtin"})
     pagerank = fields.Integer(metadata={"example": 0})
-
-
-PARSING_COUNTS = ("unstart_count", "running_count", "cancel_count", "done_count", "fail_count")
+    # Only with include_parsing_status=true; always 0, as there are no documents.
+    unstart_count, running_count, cancel_count, done_count, fail_count = (
+        fields.Integer(metadata={"description": "With include_parsing_status=true."})
+        for _ in PARSING_COUNTS)
 
 
 class Answer(StrictSchema):
-    code = fields.Integer(required=True, metadata={"description": "0: success; 101: a "
-                          "malformed request; 102: a rule of the data."})
-    message = fields.String(required=True)
+    """Every answer of the current API, errors included (then `data` is null)."""
+
+    code = fields.Integer(required=True, validate=validate.OneOf((0, 101, 102)), metadata={
+        "description": "0: success; 101: a malformed request; 102: a rule of the data "
+                       "(not found, not yours, name taken)."})
+    message = fields.String(required=True, metadata={
+        "description": "`success`, or what was wrong: one line per problem."})
 
 
 class DatasetAnswer(Answer):
-    data = fields.Nested(CurrentDataset, allow_none=True)
+    data = fields.Nested(CurrentDataset, required=True, allow_none=True)
 
 
 class ListAnswer(Answer):
-    data = fields.List(fields.Nested(CurrentDataset))
-    total_datasets = fields.Integer(metadata={"description": "Every match, on every page."})
+    data = fields.List(fields.Nested(CurrentDataset), required=True, allow_none=True)
+    total_datasets = fields.Integer(metadata={"description": "Every match, on every page "
+                                                             "(on success only)."})
 
 
 class DeleteCount(StrictSchema):
@@ -248,8 +174,15 @@ class DeleteCount(StrictSchema):
 
 
 class DeleteAnswer(Answer):
-    data = fields.Nested(DeleteCount, allow_none=True)
+    data = fields.Nested(DeleteCount, required=True, allow_none=True)
 
+
+class Unauthorized(StrictSchema):
+    """RAGFlow's 401 body, exactly."""
+
+    code = fields.Integer(required=True, validate=validate.OneOf((401,)))
+    message = fields.String(required=True,
+                            validate=validate.OneOf(("<Unauthorized '401: Unauthorized'>",)))
 
 
 def new_dataset(sent, config):
