@@ -18,6 +18,7 @@ UNAUTHORIZED = "<Unauthorized '401: Unauthorized'>"  # RAGFlow's body, which cli
 @bp.before_request
 def authenticate():
     """The legacy API's key check, answered with RAGFlow's 401 body."""
+    request.max_content_length = current_app.config["CURRENT_MAX_CONTENT_LENGTH"]
     try:
         auth.authenticate()
     except ApiError as err:
