@@ -7,6 +7,8 @@ $(VENV)/.installed: setup.cfg pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	# ragflow-sdk 0.27.x declares Python 3.13 but runs on 3.11; pip alone would pick 0.22.1.
+	$(PY) -m pip install --quiet --ignore-requires-python 'ragflow-sdk==0.27.3'
 	touch $@
 
 serve: $(VENV)/.installed
