@@ -107,14 +107,27 @@ def fill(pristine, size, others, names):
     return next(iter(keys)), [dataset_id for dataset_id, _, _ in tenants[first]]
 
 
+def admin(sql):
+    """Run `sql` on the server's own database, waiting up to a minute for a server that is
+    restarting (its backends killed by another cluster's tests, say)."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with psycopg.connect(POSTGRES.url(), autocommit=True) as conn:
+                conn.execute(sql)
+                return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
 def create_database(name, template=None):
-    with psycopg.connect(POSTGRES.url(), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
+    admin(f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else ""))
 
 
 def drop_database(name):
-    with psycopg.connect(POSTGRES.url(), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def free_port():
