@@ -46,7 +46,8 @@ def parse_args():
         help="operations of the scaling table")
     add("--size", type=int, default=2000, help="the tenant's datasets in the comparison (2000)")
     add("--sizes", default="1000,10000,50000", help="sizes of the scaling table; '' skips it")
-    add("--pg-sizes", default="1000000", help="more sizes, for the PostgreSQL systems only")
+    add("--pg-sizes", help="more sizes, for the PostgreSQL systems only (1000000; none when"
+                           " --quick)")
     add("--duration", type=int, default=2, help="seconds of each measured run (2)")
     add("--warmup", type=int, default=1, help="seconds of unmeasured load before each run (1)")
     add("--repeats", type=int, default=5, help="rounds of the comparison; medians reported (5)")
@@ -60,7 +61,8 @@ def parse_args():
     args = parser.parse_args()
     if args.quick:
         args.duration, args.warmup, args.repeats, args.scale_repeats = 1, 0, 1, 1
-        args.pg_sizes = ""
+    if args.pg_sizes is None:
+        args.pg_sizes = "" if args.quick else "1000000"
     for name in ("engines", "ops", "scale_ops", "sizes", "pg_sizes"):
         setattr(args, name, [v.strip() for v in getattr(args, name).split(",") if v.strip()])
     unknown = set(args.ops + args.scale_ops) - set(OPS) or set(args.engines) - set(ENGINES)
