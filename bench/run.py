@@ -136,6 +136,7 @@ def cpu_seconds(pid):
 def wrk(server, op, key, ids, size, seconds, connections):
     """One wrk run; its Lua `done` prints the figures as the last line."""
     method, path, body, expect = request(op, size, ids, run=len(RUNS))
+    server.wait_ready(key)  # the requests a slow run left queued are served first
     before = cpu_seconds(server.proc.pid)
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--timeout", "10s", "--latency",
                "-s", LUA, f"http://127.0.0.1:{server.port}/", "--", method, path, body, key,
@@ -147,6 +148,8 @@ def wrk(server, op, key, ids, size, seconds, connections):
     result["cpu_s"] = cpu_seconds(server.proc.pid) - before
     RUNS.append(result)
     errors = {name: result[name] for name in report.ERRORS if result[name]}
+    if not result["requests"]:
+        errors["requests"] = "none answered within the run"
     if errors:
         PROBLEMS.append(f"{server.name} {op} at {size:,}: {errors}")
         print(f"!!! ERRORS: {server.name} {op}: {errors}; its log ends:\n{server.log_tail()}",
