@@ -1,8 +1,8 @@
-"""A self-hosted server for RAGFlow's legacy dataset API."""
+"""A self-hosted server for RAGFlow's dataset API: the legacy one and the current one."""
 
 from flask import Flask
 
-from app import cli, datasets, encoding, errors, store
+from app import cli, datasets, encoding, errors, legacy, models, store
 
 NAME_RULES = ("strict", "legacy")
 
@@ -21,6 +21,9 @@ def create_app(test_config=None):
         EMBD_ID="BAAI/bge-large-zh-v1.5",
         LANGUAGE="English",
         MAX_CONTENT_LENGTH=64 * 1024,
+        # The current API's bodies: room for RAGFlow's 65,535-character avatar, description
+        # and parser_config in one body.
+        CURRENT_MAX_CONTENT_LENGTH=256 * 1024,
         PROVIDE_AUTOMATIC_OPTIONS=False,  # OPTIONS answers a JSON 405, not an empty HTML 200
     )
     app.config.from_prefixed_env("DATASET_API")
@@ -29,10 +32,12 @@ def create_app(test_config=None):
     if app.config["NAME_RULE"] not in NAME_RULES:
         raise ValueError(f"DATASET_API_NAME_RULE must be one of {', '.join(NAME_RULES)}, "
                          f"not {app.config['NAME_RULE']!r}")
-    limit = app.config["MAX_CONTENT_LENGTH"]
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise ValueError(f"DATASET_API_MAX_CONTENT_LENGTH must be a positive number of bytes, "
-                         f"not {limit!r}")
-    for module in (encoding, store, errors, datasets, cli):
+    for name in ("MAX_CONTENT_LENGTH", "CURRENT_MAX_CONTENT_LENGTH"):
+        limit = app.config[name]
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ValueError(f"DATASET_API_{name} must be a positive number of bytes, "
+                             f"not {limit!r}")
+    models.check_config(app.config)
+    for module in (encoding, store, errors, legacy, datasets, cli):
         module.init_app(app)
     return app

@@ -56,13 +56,14 @@ class Server:
             return int(file.readline())
 
     def kill(self):
-        """SIGKILL the postmaster and its backends, as a crash would: this cluster's only,
-        not those of other servers the `postgres` user runs on the machine."""
+        """SIGKILL this server's postmaster and its backends, as a crash would; other
+        clusters on the machine are not touched."""
         pid = self.pid()
-        backends = self.run("pgrep", "-P", str(pid), check=False).stdout.split()
-        for process in [pid, *map(int, backends)]:
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            backends = [int(child) for child in children.read().split()]
+        for victim in [pid] + backends:
             try:
-                os.kill(process, signal.SIGKILL)
+                os.kill(victim, signal.SIGKILL)
             except ProcessLookupError:
                 pass
         deadline = time.monotonic() + 10
