@@ -79,6 +79,8 @@ def build(app):
     plugin = MarshmallowPlugin()
     spec = APISpec("RAGFlow legacy dataset API", version("ragflow-dataset-api"), "3.1.0",
                    plugins=[plugin], info={"description": DESCRIPTION},
+                   # Relative: the server that serves the description, behind any proxy.
+                   servers=[{"url": "/", "description": "This server"}],
                    security=[{"bearer": []}])
     plugin.converter.add_attribute_function(name_property(app.config["NAME_RULE"]))
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
