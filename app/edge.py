@@ -59,7 +59,9 @@ def hold_chunked_body():
         raise BadRequest("The request's chunked body is malformed.") from None
     if len(body) > limit:
         raise RequestEntityTooLarge()
+    # From here on, a body of known length.
     environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+    del environ["HTTP_TRANSFER_ENCODING"]
 
 
 def finish_request(response):

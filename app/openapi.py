@@ -36,7 +36,7 @@ HEADERS = {
 }
 BEARER = ("`Authorization: Bearer <API_KEY>`; the scheme word is case-insensitive. A bare "
           "`Authorization: <API_KEY>` without the scheme word is accepted too (the legacy Python "
-          "SDK sends that). Keys are issued with `flask --app wsgi keys create`.")
+          "SDK sends that). Keys are issued with `ragflow-dataset-api keys create`.")
 DESCRIPTION = ("RAGFlow's legacy dataset API (June 2024), with its response shapes kept as they "
                "were: the list call answers code 102 on success. Every response under /api/v1 "
                "is JSON with `code` and `message`. A method a path does not take answers 405 "
