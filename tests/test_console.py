@@ -53,7 +53,11 @@ def test_serve_from_any_folder(tmp_path):
         assert answer.status_code == 200 and answer.json()["data"]["dataset_name"] == "kb"
     finally:
         server.terminate()
-        output = server.communicate(timeout=TIMEOUT)[0]
+        try:
+            output = server.communicate(timeout=TIMEOUT)[0]
+        finally:
+            server.kill()
+            server.wait(TIMEOUT)
     assert "Using worker: app.serving.worker.JsonWorker" in output
 
 
