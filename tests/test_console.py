@@ -35,11 +35,14 @@ def test_keys_from_any_folder_use_the_store_there(tmp_path):
 
 
 def test_serve_from_any_folder(tmp_path):
-    store = tmp_path / "elsewhere" / "db.json"
+    """gunicorn with the package's settings: its JSON worker, and no control socket that a
+    second server under the same user would share."""
+    store, home = tmp_path / "elsewhere" / "db.json", tmp_path / "home"
     key = run(tmp_path, "keys", "create", DATASET_API_DB_PATH=str(store)).stdout.splitlines()[-1]
     url = f"http://127.0.0.1:{free_port()}"
+    env = {k: v for k, v in environment(store).items() if k != "XDG_RUNTIME_DIR"}
     server = subprocess.Popen([COMMAND, "serve", "-b", url[7:], "-w", "1"], cwd=tmp_path,
-                              env=environment(store), stdout=subprocess.PIPE,
+                              env={**env, "HOME": str(home)}, stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
     try:
         deadline = time.monotonic() + TIMEOUT
@@ -59,6 +62,7 @@ def test_serve_from_any_folder(tmp_path):
             server.kill()
             server.wait(TIMEOUT)
     assert "Using worker: app.serving.worker.JsonWorker" in output
+    assert not (home / ".gunicorn").exists()
 
 
 BAD = [  # (variable, value, the one line that says why)
