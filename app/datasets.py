@@ -71,11 +71,13 @@ def openapi_json():
 
 
 def healthz():
-    """200 while the store is readable, 503 with the reason if not; needs no key."""
+    """200 while the store can be used, 503 if not; needs no key. The reason is for the
+    log: the answer names no path, host or fault to whoever asks."""
     try:
         get_store().health()
     except StoreError as err:
-        return {"status": "unavailable", "reason": str(err)}, 503
+        current_app.logger.error("Health check failed: %s", err)
+        return {"status": "unavailable", "reason": "the data store cannot be used now"}, 503
     return {"status": "ok"}
 
 

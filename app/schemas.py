@@ -19,6 +19,18 @@ NAME_DESCRIPTION = ("Trimmed of surrounding whitespace, then checked; the charac
                     "a taken name becomes `name(1)`, `name(2)`...")
 
 
+# Characters that show as nothing, or as a plain space, yet make a name another: legacy-rule
+# names must not hold them, so two names that look alike are alike.
+INVISIBLE_CATEGORIES = {"Cf", "Co", "Cn", "Zl", "Zp", "Zs"}  # format, private, unassigned, spaces
+BLANKS = {0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0}  # fillers, CGJ, braille
+
+
+def invisible(char):
+    code = ord(char)
+    return (char != " " and unicodedata.category(char) in INVISIBLE_CATEGORIES
+            or code in BLANKS or 0xFE00 <= code <= 0xFE0F or 0xE0100 <= code <= 0xE01EF)
+
+
 class DatasetName(fields.String):
     """A dataset name: trimmed, non-empty, short enough, and of the allowed characters."""
 
@@ -46,6 +58,10 @@ class DatasetName(fields.String):
         # A lone "\ud800" escape in the JSON: no UTF-8 file can store it.
         elif any(unicodedata.category(char) == "Cs" for char in name):
             raise ValidationError("Dataset name must not contain unpaired surrogates.")
+        elif any(map(invisible, name)):
+            raise ValidationError("Dataset name must not contain invisible or format characters "
+                                  "(zero-width, direction marks, byte-order marks, spaces "
+                                  "other than U+0020, blank fillers).")
         return name
 
 
@@ -199,7 +215,7 @@ class Health(Schema):
     """The answer of GET /healthz; its view builds it, this describes it."""
 
     status = fields.String(required=True, validate=validate.OneOf(("ok", "unavailable")))
-    reason = fields.String(metadata={"description": "Why the store cannot be read."})
+    reason = fields.String(metadata={"description": "A generic reason; the log says more."})
 
 
 create_schema = DatasetCreate()

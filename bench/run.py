@@ -2,9 +2,11 @@
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import platform
+import secrets
 import shutil
 import socket
 import statistics
@@ -17,16 +19,23 @@ import urllib.request
 import uuid
 from datetime import datetime, timezone
 
+import psycopg
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
+from app.store import rules  # noqa: E402
+from app.store.jsonfile import layout  # noqa: E402
 from bench import peer_sqlite  # noqa: E402
+from tests import pgserver  # noqa: E402
 
 BIN = os.path.dirname(sys.executable)  # the virtualenv's gunicorn and flask
 LUA = os.path.join(ROOT, "bench", "load.lua")
-APPS = {"ours": "wsgi:app", "ceiling": "bench.ceiling:app", "peer": "bench.peer_sqlite:app"}
+APPS = {"ours": "wsgi:app", "ours-pg": "wsgi:app", "ceiling": "bench.ceiling:app",
+        "peer": "bench.peer_sqlite:app"}
 OPS = ("list", "create")
 COMPARED = ("ours", "ceiling", "peer")
-SCALED = ("ours", "peer")
+SCALED = ("ours", "ours-pg", "peer")
+POSTGRES = None  # the benchmark's own PostgreSQL server, when a run needs one
 TARGETS = (("list", "ceiling", 0.7), ("list", "peer", 1.2), ("create", "peer", 0.5))
 ERRORS = ("non2xx", "connect", "read", "write", "timeout")
 RUNS = []  # every wrk run; its number makes its create names unique
@@ -37,7 +46,7 @@ def parse_args():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--size", type=int, default=2000,
                         help="datasets of the benchmarked tenant in the comparison (2000)")
-    parser.add_argument("--sizes", default="100,1000,10000,50000",
+    parser.add_argument("--sizes", default="1000,10000,50000",
                         help="comma-separated store sizes of the scaling table; '' skips it")
     parser.add_argument("--duration", type=int, default=2, help="seconds of each measured run (2)")
     parser.add_argument("--warmup", type=int, default=1,
@@ -79,26 +88,49 @@ def make_tenants(size, others):
     return {uuid.uuid4().hex: rows(n) for n in [size] + [max(10, size // 10)] * others}
 
 
-def environment(folder):
-    """The servers' environment: our store and the peer's database in `folder`."""
-    return {**os.environ, "DATASET_API_DB_PATH": os.path.join(folder, "db.json"),
-            "BENCH_PEER_DB": os.path.join(folder, "peer.sqlite")}
+def environment(folder, name=None):
+    """A server's environment: our store (the JSON file, or the folder's PostgreSQL
+    database for ours-pg) and the peer's database, in `folder`."""
+    env = {**os.environ, "DATASET_API_DB_PATH": os.path.join(folder, "db.json"),
+           "BENCH_PEER_DB": os.path.join(folder, "peer.sqlite"),
+           "DATASET_API_TENANT_DATASET_LIMIT": "10000000"}
+    if name == "ours-pg":
+        env["DATASET_API_DATABASE_URL"] = POSTGRES.url(os.path.basename(folder).replace("-", "_"))
+    return env
 
 
-def fill(folder, tenants):
-    """Write our store's tenant tables and the peer's database; return the first key."""
-    env = environment(folder)
-    with open(env["DATASET_API_DB_PATH"], "w") as file:
-        json.dump({f"tenant:{tenant}": {str(i): row for i, row in enumerate(rows, 1)}
-                   for tenant, rows in tenants.items()}, file)
-    keys = {}
-    for tenant in tenants:  # the CLI adds the keys table; the key is its last line
-        out = subprocess.run(
-            [os.path.join(BIN, "flask"), "--app", "wsgi", "keys", "create", "--tenant", tenant,
-             "--name", "bench"], cwd=ROOT, env=env, capture_output=True, text=True, check=True,
-            timeout=120).stdout
-        keys[out.strip().splitlines()[-1]] = tenant
-    peer_sqlite.fill(env["BENCH_PEER_DB"], tenants, keys)
+def export(tenants, keys):
+    """The store as `store export` writes it: the datasets as this server would make them."""
+    now = time.time_ns() // 1_000_000
+    legacy = {"embedding_model": "BAAI/bge-large-zh-v1.5", "parser_config": {"pages": [[1, 1000000]]}}
+    return {
+        "keys": [{"id": uuid.uuid4().hex, "tenant": tenant, "name": "bench",
+                  "digest": hashlib.sha256(key.encode()).hexdigest(), "created": now,
+                  "last_used": None} for key, tenant in keys.items()],
+        "tenants": [{"id": tenant, "created": now} for tenant in tenants],
+        "datasets": [{**rules.new_dataset({"name": row["name"], **legacy}), "id": row["id"],
+                      "tenant_id": tenant, "created_by": tenant,
+                      "create_time": row["create_time"], "update_time": row["update_time"]}
+                     for tenant, rows in tenants.items() for row in rows],
+        "idempotency": []}
+
+
+def fill(folder, tenants, names):
+    """Fill our stores (through `store import`, as a user moving in would) and the peer's
+    database; return the first key."""
+    keys = {"ragflow-" + secrets.token_urlsafe(32): tenant for tenant in tenants}
+    path = os.path.join(folder, "export.json")
+    meta = {"format": layout.FORMAT, "id": uuid.uuid4().hex, "version": 0, "after": None}
+    with open(path, "wb") as file:
+        file.write(layout.serialise(layout.to_tables(export(tenants, keys), meta)))
+    for name in {"ours", "ours-pg"} & set(names):
+        if name == "ours-pg":
+            pgserver.create_database(POSTGRES.url(), os.path.basename(folder).replace("-", "_"))
+        subprocess.run([os.path.join(BIN, "flask"), "--app", "wsgi", "store", "import", path],
+                       cwd=ROOT, env=environment(folder, name), capture_output=True, check=True,
+                       timeout=1800)
+    os.remove(path)
+    peer_sqlite.fill(os.path.join(folder, "peer.sqlite"), tenants, keys)
     return next(iter(keys))
 
 
@@ -215,11 +247,19 @@ def serving(names, pristine, args, tmp):
         for name in names:
             folder = tempfile.mkdtemp(dir=tmp, prefix=f"{name}-")
             shutil.copytree(pristine, folder, dirs_exist_ok=True)
-            servers.append(Server(name, environment(folder), args.workers, folder))
+            if name == "ours-pg":  # a fresh copy of the filled database, as of the file
+                copy_database(pristine, folder)
+            servers.append(Server(name, environment(folder, name), args.workers, folder))
         yield servers
     finally:
         for server in servers:
             server.stop()
+
+
+def copy_database(pristine, folder):
+    with psycopg.connect(POSTGRES.url(), autocommit=True) as conn:
+        source, target = (os.path.basename(f).replace("-", "_") for f in (pristine, folder))
+        conn.execute(f'CREATE DATABASE "{target}" TEMPLATE "{source}"')
 
 
 def measure(names, pristine, key, args, tmp, label):
@@ -234,11 +274,25 @@ def measure(names, pristine, key, args, tmp, label):
                 for op in OPS:
                     if args.warmup:
                         wrk(server, op, key, args.warmup, args.connections)
+                    elif op == OPS[0]:  # at least every worker's first read of the store
+                        wrk(server, op, key, 1, args.connections)
                     result = wrk(server, op, key, args.duration, args.connections)
                     runs.setdefault((name, op), []).append(result)
                     print(f"  {label:>8} {name:8} {op:6} {rate(result):8.1f} req/s  "
                           f"p50 {result['p50_us'] / 1000:7.2f} ms", flush=True)
+                runs.setdefault((name, "rss"), []).append(worker_rss(server.proc.pid))
     return runs
+
+
+def worker_rss(pid):
+    """The largest resident memory, in MB, of the workers of gunicorn master `pid`."""
+    sizes = []
+    with open(f"/proc/{pid}/task/{pid}/children") as children:
+        for child in children.read().split():
+            with open(f"/proc/{child}/status") as status:
+                sizes += [int(line.split()[1]) / 1024 for line in status
+                          if line.startswith("VmRSS:")]
+    return max(sizes, default=0)
 
 
 def rate(result):
@@ -257,7 +311,7 @@ def summary(results):
 def bench_at(size, names, args, tmp):
     """Fill a store of `size` datasets, serve it from each of `names`, and measure them."""
     pristine = tempfile.mkdtemp(dir=tmp, prefix=f"n{size}-")
-    key = fill(pristine, make_tenants(size, args.others))
+    key = fill(pristine, make_tenants(size, args.others), names)
     with serving(names, pristine, args, tmp) as servers:
         for server in servers:
             server.wait_ready(key)
@@ -299,7 +353,7 @@ def report(args, facts, comparison, scaling, markdown):
                 f"{args.duration} s runs (after {args.warmup} s warm-up) per server and operation, "
                 "servers rotating; medians. Ratios: the median of the rounds' ratios. Worker CPU per "
                 "request (from /proc) is less sensitive than req/s to other load on the machine.")
-    summaries = {run: summary(results) for run, results in comparison.items()}
+    summaries = {run: summary(results) for run, results in comparison.items() if run[1] in OPS}
     verdicts = []
     for op, other, target in TARGETS:
         values = ratios(comparison, op, other)
@@ -321,8 +375,10 @@ def report(args, facts, comparison, scaling, markdown):
     if scaling:
         headers = ["datasets"] + [f"{name} {op} {what}" for name in SCALED for op in OPS
                                   for what in ("req/s", "p50 ms")]
+        headers += [f"{name} worker MB" for name in SCALED]
         rows = [[f"{size:,}"] + [f"{summary(runs[name, op])[what]:.{digits}f}" for name in SCALED
                                  for op in OPS for what, digits in (("rps", 0), ("p50", 2))]
+                + [f"{max(runs[name, 'rss']):.0f}" for name in SCALED]
                 for size, runs in scaling.items()]
         parts += [heading.format("Scaling with the store's size"), table(headers, rows, markdown)]
     if PROBLEMS:
@@ -343,9 +399,17 @@ def main():
     args = parse_args()
     ensure_wrk()
     facts = machine()  # before the run: the code served, the load the run starts under
-    with tempfile.TemporaryDirectory(prefix="dataset-bench-") as tmp:
-        comparison = bench_at(args.size, COMPARED, args, tmp)
-        scaling = {size: bench_at(size, SCALED, args, tmp) for size in args.sizes}
+    global POSTGRES
+    if args.sizes:
+        print("starting a throwaway PostgreSQL server for ours-pg", flush=True)
+        POSTGRES = pgserver.Server()
+    try:
+        with tempfile.TemporaryDirectory(prefix="dataset-bench-") as tmp:
+            comparison = bench_at(args.size, COMPARED, args, tmp)
+            scaling = {size: bench_at(size, SCALED, args, tmp) for size in args.sizes}
+    finally:
+        if POSTGRES:
+            POSTGRES.stop()
     print(report(args, facts, comparison, scaling, markdown=False))
     if args.markdown:
         with open(args.markdown, "w") as file:

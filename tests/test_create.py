@@ -173,3 +173,14 @@ def test_legacy_names_that_look_renamed_still_collide(legacy):
 def test_names_are_unique_per_tenant_only(api, other):
     assert api.create("kb").json["data"]["dataset_name"] == "kb"
     assert other.create("kb").json["data"]["dataset_name"] == "kb"
+
+
+@pytest.mark.parametrize("char", ["\u202e", "\u200b", "\ufeff", "\u200d", "\u00ad", "\u00a0",
+                                  "\u3000", "\u2028", "\u3164", "\u2800", "\ufe0f", "\ue000"])
+def test_the_legacy_rule_refuses_invisible_look_alikes(config, char):
+    app = create_app({**config, "NAME_RULE": "legacy"})
+    api = Api(app.test_client(), issue_key(app.test_cli_runner()))
+    response = api.create(f"ab{char}c")
+    assert response.status_code == 400 and response.json["code"] == 102
+    assert "invisible or format characters" in response.json["message"]
+    assert api.create("My Dataset é 数据").status_code == 200

@@ -75,6 +75,8 @@ def test_damaged_store_while_serving(api, config, caplog, damage):
     assert_envelope(api.list(), 500, 100)
     assert config["DB_PATH"] in caplog.text
     health = api.client.get("/healthz")
-    assert health.status_code == 503 and config["DB_PATH"] in health.json["reason"]
+    assert health.status_code == 503
+    assert health.json == {"status": "unavailable", "reason": "the data store cannot be used now"}
+    assert "Health check failed: " + config["DB_PATH"] in caplog.text
     with open(config["DB_PATH"], "rb") as file:
         assert file.read() == damage

@@ -48,9 +48,10 @@ def hosts(tmp_path, database):
 
 
 def test_racing_creates_of_one_name_across_two_hosts(hosts, database, tmp_path):
-    """300 creates of `x` spread over two servers of 4 workers: x, x(1) ... x(299) once each."""
+    """300 creates of `x` spread over two servers of 4 workers: x, x(1) ... x(299) once each.
+    One loads the app before forking (--preload): each worker still has a pool of its own."""
     key = issue_key(tmp_path / "unused.json", database_url=database)
-    one, two = hosts(), hosts()
+    one, two = hosts(), hosts("--preload")
     made_names = in_parallel(lambda n: made(create((one, two)[n % 2], key, "x")), range(300))
     created = dict(made_names)
     assert sorted(created.values()) == sorted(["x"] + [f"x({n})" for n in range(1, 300)])

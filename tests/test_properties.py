@@ -39,7 +39,17 @@ def accepted(name, name_rule):
         return None
     if name_rule == "strict":
         return name if re.fullmatch(STRICT, name) else None
-    return None if any(unicodedata.category(c) in ("Cc", "Cs") for c in name) else name
+    return None if any(map(refused, name)) else name
+
+
+def refused(char):
+    """Whether the legacy rule refuses `char`: controls, surrogates, and what looks like
+    nothing or like a plain space (format, private-use and unassigned characters, other
+    spaces and separators, fillers and variation selectors)."""
+    return (unicodedata.category(char) in ("Cc", "Cs", "Cf", "Co", "Cn", "Zl", "Zp")
+            or unicodedata.category(char) == "Zs" and char != " "
+            or ord(char) in (0x034F, 0x115F, 0x1160, 0x17B4, 0x17B5, 0x2800, 0x3164, 0xFFA0)
+            or 0xFE00 <= ord(char) <= 0xFE0F or 0xE0100 <= ord(char) <= 0xE01EF)
 
 
 class Model:

@@ -66,17 +66,21 @@ def trusted(peer, allowed):
                for entry in allowed)
 
 
-def forwarded_for(app, allowed):
+class ForwardedFor:
     """`app`, seeing as REMOTE_ADDR the address that a trusted proxy says it served."""
 
-    def wsgi(environ, start_response):
+    def __init__(self, app, allowed):
+        self.app, self.allowed = app, allowed
+
+    def __call__(self, environ, start_response):
         # The last hop is the one the proxy added; those before it, the client could forge.
         hop = environ.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
-        if is_address(hop) and trusted(environ.get("REMOTE_ADDR", ""), allowed):
+        if is_address(hop) and trusted(environ.get("REMOTE_ADDR", ""), self.allowed):
             environ["REMOTE_ADDR"] = hop
-        return app(environ, start_response)
+        return self.app(environ, start_response)
 
-    return wsgi
+    def __getattr__(self, name):  # the app's own attributes, for gunicorn's hooks
+        return getattr(self.app, name)
 
 
 class JsonWorker(SyncWorker):
@@ -84,7 +88,7 @@ class JsonWorker(SyncWorker):
 
     def load_wsgi(self):
         super().load_wsgi()
-        self.wsgi = forwarded_for(self.wsgi, self.cfg.forwarded_allow_ips)
+        self.wsgi = ForwardedFor(self.wsgi, self.cfg.forwarded_allow_ips)
 
     def handle_error(self, req, client, addr, exc):
         """gunicorn logs the error and picks the status (a worker timeout is a 500); the

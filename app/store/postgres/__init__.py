@@ -18,7 +18,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, Store, StoreBusy,
                        StoreError, rules)
-from app.store.postgres.schema import migrate
+from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
 ORDER_BY = {"create_time": "create_time", "update_time": "update_time",
             "name": 'name_key COLLATE "C"'}
 BIGINT = 2 ** 63 - 1  # the largest LIMIT and OFFSET PostgreSQL takes
@@ -32,6 +32,18 @@ def record(row):
             "update_time": row["update_time"]}
 
 
+def parse(url):
+    """(where, options): the server and database of `url` for messages (/healthz shows them:
+    never the password, whatever the URL's form), and the server options it sets, if any."""
+    try:
+        params = psycopg.conninfo.conninfo_to_dict(url)
+    except psycopg.Error:
+        return "PostgreSQL (DATASET_API_DATABASE_URL does not parse)", None
+    params.pop("password", None)
+    options = params.pop("options", None)
+    return psycopg.conninfo.make_conninfo(**params), options
+
+
 def own_fields(dataset):
     return {k: v for k, v in dataset.items() if k in rules.DATASET_FIELDS and k != "name"}
 
@@ -41,9 +53,12 @@ class PostgresStore(Store):
 
     def __init__(self, url, config):
         self.url = url
-        self.location = psycopg.conninfo.make_conninfo(url, password="") if "@" in url else url
+        self.location, options = parse(url)
         self.dataset_limit = int(config["TENANT_DATASET_LIMIT"])
         self.timeout = float(config["LOCK_TIMEOUT"])
+        wait = int(self.timeout * 1000)  # the URL's own options (a search_path...) are kept
+        self.options = " ".join(filter(None, [options, f"-c statement_timeout={wait}",
+                                              f"-c lock_timeout={wait}"]))
         self._pool, self._pid = None, None
         self._mutex = threading.Lock()
 
@@ -56,9 +71,9 @@ class PostgresStore(Store):
                 pool = ConnectionPool(
                     self.url, min_size=1, max_size=4, timeout=3, open=False,
                     check=ConnectionPool.check_connection, reconnect_timeout=0,
-                    kwargs={"connect_timeout": 3, "row_factory": dict_row,
-                            "options": f"-c statement_timeout={int(self.timeout * 1000)}"
-                                       f" -c lock_timeout={int(self.timeout * 1000)}"})
+                    kwargs={"connect_timeout": 3, "row_factory": dict_row, "autocommit": True,
+                            "client_encoding": "UTF8",  # whatever PGCLIENTENCODING says
+                            "options": self.options})
                 pool.open(wait=False)
                 try:
                     with pool.connection() as conn:
@@ -70,13 +85,18 @@ class PostgresStore(Store):
             return self._pool
 
     @contextmanager
-    def _transaction(self, timeout=None):
-        """A connection in a transaction, committed at the end; database errors as StoreError
-        (StoreBusy when the server cannot be reached or a wait ran out)."""
+    def _transaction(self, timeout=None, write=True):
+        """A connection, in a transaction if `write` (else each statement commits by itself:
+        fewer round trips); database errors as StoreError (StoreBusy when the server cannot
+        be reached or a wait ran out)."""
         try:
             pool = self._open()
             with pool.connection(timeout) as conn:
-                yield conn
+                if write:
+                    with conn.transaction():
+                        yield conn
+                else:
+                    yield conn
         except PoolTimeout as err:
             raise StoreBusy(f"{self.location}: no connection to PostgreSQL: {err}") from err
         except (psycopg.OperationalError, psycopg.errors.QueryCanceled,
@@ -105,12 +125,12 @@ class PostgresStore(Store):
         return key
 
     def find_key(self, digest):
-        with self._transaction() as conn:
+        with self._transaction(write=False) as conn:
             return conn.execute("SELECT id, tenant, name, digest, created, last_used FROM keys"
                                 " WHERE digest = %s", (digest,)).fetchone()
 
     def list_keys(self):
-        with self._transaction() as conn:
+        with self._transaction(write=False) as conn:
             return conn.execute("SELECT id, tenant, name, digest, created, last_used FROM keys"
                                 " ORDER BY seq").fetchall()
 
@@ -130,12 +150,12 @@ class PostgresStore(Store):
             pass  # bookkeeping never waits: the next request writes it
 
     def tenant_exists(self, tenant):
-        with self._transaction() as conn:
+        with self._transaction(write=False) as conn:
             return conn.execute("SELECT 1 FROM tenants WHERE id = %s", (tenant,)).fetchone() \
                 is not None
 
     def list_tenants(self):
-        with self._transaction() as conn:
+        with self._transaction(write=False) as conn:
             return conn.execute(
                 "SELECT t.id, t.created, count(k.id)::int AS keys, t.datasets FROM tenants t"
                 " LEFT JOIN keys k ON k.tenant = t.id GROUP BY t.seq, t.id ORDER BY t.seq"
@@ -148,14 +168,17 @@ class PostgresStore(Store):
         with self._transaction() as conn:
             count = self._lock_tenant(conn, tenant, now, add=1)
             if idempotency:
+                # The tenant's expired keys go here, under its lock: pruning all tenants'
+                # at once would make concurrent creates wait on (or deadlock over) them.
+                conn.execute("DELETE FROM idempotency WHERE tenant = %s AND created <= %s",
+                             (tenant, now - rules.IDEMPOTENCY_TTL))
                 entry = conn.execute(
                     "SELECT fingerprint, dataset FROM idempotency WHERE tenant = %s"
-                    " AND key = %s AND created > %s",
-                    (tenant, idempotency[0], now - rules.IDEMPOTENCY_TTL)).fetchone()
+                    " AND key = %s", (tenant, idempotency[0])).fetchone()
                 if entry is not None:
                     if entry["fingerprint"] != idempotency[1]:
                         raise IdempotencyMismatch(idempotency[0])
-                    conn.rollback()  # the count
+                    self._lock_tenant(conn, tenant, now, add=-1)  # the count it took
                     return entry["dataset"]
             if count > self.dataset_limit:
                 raise LimitReached(self.dataset_limit)
@@ -167,8 +190,6 @@ class PostgresStore(Store):
                  Jsonb(own_fields(dataset)), now, now)).fetchone()
             created = record(row)
             if idempotency:
-                conn.execute("DELETE FROM idempotency WHERE tenant = %s AND key = %s",
-                             (tenant, idempotency[0]))
                 conn.execute("INSERT INTO idempotency VALUES (%s, %s, %s, %s, %s)",
                              (tenant, *idempotency, now, Jsonb(created)))
         return created
@@ -183,7 +204,7 @@ class PostgresStore(Store):
         return {row["name_key"] for row in rows}
 
     def get_dataset(self, tenant, dataset_id):
-        with self._transaction() as conn:
+        with self._transaction(write=False) as conn:
             row = conn.execute(f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s"
                                f" AND id = %s", (tenant, dataset_id)).fetchone()
         return row and record(row)
@@ -199,19 +220,18 @@ class PostgresStore(Store):
         if limit is not None and limit > BIGINT:
             limit = None
         offset = min(offset, BIGINT)
-        with self._transaction() as conn:
+        if name is None and dataset_id is None:  # the tenant's count, kept by its writes
+            count, count_args = "(SELECT datasets FROM tenants WHERE id = %s)", [tenant]
+        else:  # one at most: names and ids are unique
+            count, count_args = f"(SELECT count(*) FROM datasets WHERE {where})", args
+        with self._transaction(write=False) as conn:
             rows = conn.execute(
-                f"SELECT {DATASET_COLUMNS} FROM datasets WHERE {where} ORDER BY"
-                f" {ORDER_BY[orderby]} {direction}, seq {direction} LIMIT %s OFFSET %s",
-                (*args, limit, offset)).fetchall()
-            if name is None and dataset_id is None:
-                total = conn.execute("SELECT datasets FROM tenants WHERE id = %s",
-                                     (tenant,)).fetchone()
-                total = total["datasets"] if total else 0
-            else:  # one at most: names and ids are unique
-                total = conn.execute(f"SELECT count(*) AS n FROM datasets WHERE {where}",
-                                     args).fetchone()["n"]
-        return [record(row) for row in rows], total
+                f"SELECT {DATASET_COLUMNS}, {count} AS total FROM datasets WHERE {where}"
+                f" ORDER BY {ORDER_BY[orderby]} {direction}, seq {direction} LIMIT %s OFFSET %s",
+                (*count_args, *args, limit, offset)).fetchall()
+            total = rows[0]["total"] if rows else conn.execute(
+                f"SELECT {count} AS total", count_args).fetchone()["total"]
+        return [record(row) for row in rows], total or 0
 
     def update_dataset(self, tenant, dataset_id, changes, now, rename_taken=False):
         rules.new_dataset(changes)  # raises on a field that is not a dataset's
@@ -256,11 +276,11 @@ class PostgresStore(Store):
     # Operation
 
     def health(self):
-        with self._transaction() as conn:
+        with self._transaction(write=False) as conn:
             conn.execute("SELECT version FROM schema_version")
 
     def check(self):
-        with self._transaction() as conn:
+        with self._transaction(write=False) as conn:
             counts = conn.execute(
                 "SELECT (SELECT count(*) FROM keys)::int AS keys,"
                 " (SELECT count(*) FROM tenants)::int AS tenants,"
@@ -275,6 +295,7 @@ class PostgresStore(Store):
     def export(self):
         with self._transaction() as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot
+            conn.execute(NO_STATEMENT_TIMEOUT)
             return {
                 "keys": conn.execute("SELECT id, tenant, name, digest, created, last_used"
                                      " FROM keys ORDER BY seq").fetchall(),
@@ -291,6 +312,7 @@ class PostgresStore(Store):
             if conn.execute("SELECT EXISTS (SELECT FROM tenants) OR EXISTS (SELECT FROM keys)"
                             " AS used").fetchone()["used"]:
                 raise StoreError(f"{self.location} is not empty: import only into a new store")
+            conn.execute(NO_STATEMENT_TIMEOUT)
             with conn.cursor() as cur:
                 cur.executemany("INSERT INTO tenants (id, created) VALUES (%(id)s, %(created)s)",
                                 data["tenants"])

@@ -1,0 +1,164 @@
+"""The PostgreSQL engine through the interface: races, bounded waits, broken connections."""
+
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import psycopg
+import pytest
+
+from app import create_app
+from app.store import StoreBusy, rules
+from tests.conftest import issue_key
+from tests.pgserver import free_port
+
+TENANT = "ab" * 16
+
+
+@pytest.fixture
+def postgres_config(postgres_url, tmp_path):
+    return {"TESTING": True, "DB_PATH": str(tmp_path / "unused.json"),
+            "DATABASE_URL": postgres_url, "LOCK_TIMEOUT": 1}
+
+
+def test_racing_creates_of_one_name_from_threads_of_two_apps(postgres_config):
+    """Threads of two apps (two servers) creating `x` at once: x, x(1)... x(39) once each."""
+    stores = [create_app(postgres_config).extensions["store"] for _ in range(2)]
+    start = threading.Barrier(8)
+
+    def create(n):
+        if n < 8:
+            start.wait(10)
+        return stores[n % 2].create_dataset(TENANT, {"name": "x"}, n)["name"]
+
+    with ThreadPoolExecutor(8) as pool:
+        names = list(pool.map(create, range(40)))
+    assert sorted(names) == sorted(["x"] + [f"x({n})" for n in range(1, 40)])
+    assert stores[1].list_datasets(TENANT)[1] == 40
+
+
+def test_a_server_that_cannot_be_reached_answers_busy_quickly(tmp_path):
+    """Nothing listens on the port: 503s in the JSON envelope, each in a few seconds."""
+    url = f"postgresql://nobody@127.0.0.1:{free_port()}/none"
+    app = create_app({"TESTING": True, "DB_PATH": str(tmp_path / "unused.json"),
+                      "DATABASE_URL": url})
+    for path in ("/healthz", "/api/v1/dataset"):
+        started = time.monotonic()
+        response = app.test_client().get(path, headers={"Authorization": "Bearer k"})
+        assert time.monotonic() - started < 8
+        assert response.status_code == 503 and response.is_json
+    assert response.json["code"] == 100 and response.headers["Retry-After"] == "1"
+    app.extensions["store"].note_use({"id": "k", "last_used": None}, 10**13)  # skipped
+
+
+@pytest.mark.parametrize("form", [
+    "postgresql://nobody:{secret}@127.0.0.1:{port}/none",
+    "postgresql://nobody@127.0.0.1:{port}/none?password={secret}",
+    "host=127.0.0.1 port={port} user=nobody password={secret} dbname=none",
+])
+def test_the_password_is_never_shown(form, tmp_path, caplog):
+    """The log says which server is down, never with its password."""
+    url = form.format(secret="pw-s3cret", port=free_port())
+    app = create_app({"TESTING": True, "DB_PATH": str(tmp_path / "unused.json"),
+                      "DATABASE_URL": url})
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503 and "host=127.0.0.1" in caplog.text
+    assert "pw-s3cret" not in response.get_data(as_text=True) + caplog.text
+
+
+def test_connections_broken_by_a_restart_are_replaced(postgres_config):
+    """Backends ended under the pool (as a PostgreSQL restart does): the next calls work."""
+    app = create_app(postgres_config)
+    store, key = app.extensions["store"], issue_key(app.test_cli_runner())
+    with psycopg.connect(postgres_config["DATABASE_URL"], autocommit=True) as admin:
+        for _ in range(3):
+            ended = admin.execute(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            ).fetchone()[0]
+            assert ended >= 1
+            response = app.test_client().post(
+                "/api/v1/dataset", json={"name": "kb"}, headers={"Authorization": f"Bearer {key}"})
+            assert response.status_code == 200, response.json
+    assert len(store.list_datasets(store.list_keys()[0]["tenant"])[0]) == 3
+
+
+def test_a_write_kept_waiting_by_a_lock_answers_busy_in_time(postgres_config):
+    """A tenant's row held by another session: the write waits LOCK_TIMEOUT, then is busy."""
+    store = create_app(postgres_config).extensions["store"]
+    store.create_dataset(TENANT, {"name": "a"}, 1)
+    with psycopg.connect(postgres_config["DATABASE_URL"]) as holder:
+        holder.execute("SELECT FROM tenants WHERE id = %s FOR UPDATE", (TENANT,))
+        started = time.monotonic()
+        with pytest.raises(StoreBusy):
+            store.create_dataset(TENANT, {"name": "b"}, 2)
+        assert time.monotonic() - started < 4
+        assert store.list_datasets(TENANT)[1] == 1  # reads are not kept waiting
+    assert store.create_dataset(TENANT, {"name": "b"}, 3)["name"] == "b"
+
+
+def test_idempotency_keys_past_a_day_are_forgotten(postgres_config):
+    """A key past rules.IDEMPOTENCY_TTL makes a new dataset, and the old entries are pruned."""
+    store = create_app(postgres_config).extensions["store"]
+    first = store.create_dataset(TENANT, {"name": "a"}, 1, idempotency=("k1", "f"))
+    store.create_dataset(TENANT, {"name": "b"}, 2, idempotency=("k2", "f"))
+    assert store.create_dataset(TENANT, {"name": "a"}, 3, idempotency=("k1", "f")) == first
+    store.delete_datasets(TENANT, [first["id"]])
+    assert store.create_dataset(TENANT, {"name": "a"}, 4, idempotency=("k1", "f")) == first
+    later = 3 + rules.IDEMPOTENCY_TTL
+    again = store.create_dataset(TENANT, {"name": "b"}, later, idempotency=("k2", "f"))
+    assert again["name"] == "b(1)"
+    assert [(e["key"], e["created"]) for e in store.export()["idempotency"]] == [("k2", later)]
+
+
+def test_names_of_any_script_whatever_the_client_encoding(postgres_config, monkeypatch):
+    monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")  # a client default that cannot say 漢字
+    store = create_app(postgres_config).extensions["store"]
+    for name in ("😀", "漢字", "Straße"):
+        made = store.create_dataset(TENANT, {"name": name, "description": name}, 1)
+        assert made["name"] == made["description"] == name
+    records, _ = store.list_datasets(TENANT, orderby="name", desc=False)
+    assert [r["name"] for r in records] == ["Straße", "漢字", "😀"]  # code-point order
+
+
+def test_a_database_not_in_utf8_is_refused_saying_how_to_make_one(postgres_server, tmp_path):
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS latin1 WITH (FORCE)")
+        conn.execute("CREATE DATABASE latin1 ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C'"
+                     " TEMPLATE template0")
+    url = psycopg.conninfo.make_conninfo(postgres_server, dbname="latin1")
+    app = create_app({"TESTING": True, "DB_PATH": str(tmp_path / "unused.json"),
+                      "DATABASE_URL": url})
+    result = app.test_cli_runner().invoke(args=["store", "check"])
+    assert result.exit_code == 1
+    assert "LATIN1, not UTF8" in result.output and "--encoding=UTF8" in result.output
+
+
+def test_the_urls_own_server_options_are_kept(postgres_config):
+    """A search_path in the URL's options puts the tables in that schema."""
+    url = postgres_config["DATABASE_URL"]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA IF EXISTS own CASCADE")
+        conn.execute("CREATE SCHEMA own")
+    try:
+        config = {**postgres_config, "DATABASE_URL": psycopg.conninfo.make_conninfo(
+            url, options="-c search_path=own")}
+        store = create_app(config).extensions["store"]
+        store.create_dataset(TENANT, {"name": "kb"}, 1)
+        with psycopg.connect(url) as conn:
+            assert conn.execute("SELECT name FROM own.datasets").fetchall() == [("kb",)]
+        store.close()
+    finally:
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute("DROP SCHEMA own CASCADE")
+
+
+def test_moving_a_large_store_is_not_cut_short_by_the_requests_timeout(postgres_config):
+    """`store import` and `store export` may take minutes; a request's statements may not."""
+    store = create_app({**postgres_config, "LOCK_TIMEOUT": 0.02}).extensions["store"]
+    datasets = [{**rules.new_dataset({"name": f"kb{n}"}), "id": f"{n:032x}", "tenant_id": TENANT,
+                 "created_by": TENANT, "create_time": n, "update_time": n}
+                for n in range(10_000)]
+    store.import_({"keys": [], "tenants": [{"id": TENANT, "created": 0}],
+                   "datasets": datasets, "idempotency": []})
+    assert store.export()["datasets"] == datasets
