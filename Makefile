@@ -1,12 +1,14 @@
 VENV ?= .venv
 PY = $(VENV)/bin/python
 
-.PHONY: serve test bench clean
+.PHONY: serve test bench bench-quick clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[test]'
+	# ragflow-sdk 0.27.x declares Python 3.13 but runs on 3.11; pip alone would pick 0.22.1.
+	$(PY) -m pip install --quiet --ignore-requires-python 'ragflow-sdk==0.27.3'
 	touch $@
 
 serve: $(VENV)/.installed
@@ -15,8 +17,12 @@ serve: $(VENV)/.installed
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
 
+# BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--engines json --markdown out.md"
 bench: $(VENV)/.installed
-	$(PY) bench/run.py
+	$(PY) bench/run.py $(BENCH_ARGS)
+
+bench-quick: $(VENV)/.installed
+	$(PY) bench/run.py --quick $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info

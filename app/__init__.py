@@ -1,8 +1,8 @@
-"""A self-hosted server for RAGFlow's legacy dataset API."""
+"""A self-hosted server for RAGFlow's dataset API: the legacy one and the current one."""
 
 from flask import Flask
 
-from app import cli, datasets, docs, edge, encoding, errors, settings, store
+from app import cli, datasets, docs, edge, encoding, errors, legacy, models, settings, store
 
 # The DATASET_API_* settings and their defaults; a variable is read as its default's type.
 SETTINGS = dict(
@@ -16,6 +16,12 @@ SETTINGS = dict(
     EMBD_ID="BAAI/bge-large-zh-v1.5",
     LANGUAGE="English",
     MAX_CONTENT_LENGTH=64 * 1024,
+    # The current API's bodies: room for RAGFlow's 65,535-character avatar, description
+    # and parser_config in one body.
+    CURRENT_MAX_CONTENT_LENGTH=256 * 1024,
+    EMBEDDING_MODELS=models.DEFAULT_MODELS,  # checked by models.check_config
+    EMBEDDING_MODEL=None,  # the first of EMBEDDING_MODELS
+    LLM_ID=None,
 )
 
 
@@ -30,6 +36,7 @@ def create_app(test_config=None):
     if test_config:
         app.config.update(test_config)
     settings.check(app.config)
-    for module in (encoding, edge, store, errors, datasets, docs, cli):
+    models.check_config(app.config)
+    for module in (encoding, edge, store, errors, legacy, datasets, docs, cli):
         module.init_app(app)
     return app

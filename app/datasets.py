@@ -1,86 +1,139 @@
-"""The dataset API: create, list and delete a tenant's datasets; and the health check."""
+"""The current dataset API (/api/v1/datasets, RAGFlow v0.27): create, list, get, update and
+delete a tenant's datasets. Every answer is HTTP 200 with `code`, `message` and `data`."""
 
 from flask import Blueprint, current_app, g, request
+from marshmallow import ValidationError
 
-from app import auth, openapi
-from app.errors import ARGUMENT_ERROR, DATA_ERROR, SUCCESS, ApiError
-from app.schemas import (created_schema, create_schema, dataset_schema, deleted_schema,
-                         list_query_schema)
-from app.store import LimitReached, NotFound, StoreError, get_store
+from app import auth
+from app.errors import ARGUMENT_ERROR, DATA_ERROR, SUCCESS, ApiError, current_error
+from app.idempotency import idempotency, mismatch_message
+from app.schemas import current
+from app.schemas.fields import check_storable, pydantic_text
+from app.store import IdempotencyMismatch, LimitReached, NameTaken, NotFound, get_store
 
-bp = Blueprint("api", __name__, url_prefix="/api/v1")
-bp.before_request(auth.authenticate)
+bp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets")
+UNAUTHORIZED = "<Unauthorized '401: Unauthorized'>"  # RAGFlow's body, which clients compare
 
 
-def json_body():
-    """The request body, parsed: 415 if it is not sent as JSON, 400 if it does not parse."""
-    if not request.is_json:
-        raise ApiError(415, ARGUMENT_ERROR,
-                       "Request body must be JSON, sent as Content-Type: application/json.")
+@bp.before_request
+def authenticate():
+    """The legacy API's key check, answered with RAGFlow's 401 body."""
+    request.max_content_length = current_app.config["CURRENT_MAX_CONTENT_LENGTH"]
     try:
-        return current_app.json.loads(request.get_data())
-    except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
-        raise ApiError(400, ARGUMENT_ERROR, "Request body is not valid JSON.") from None
+        auth.authenticate()
+    except ApiError as err:
+        if err.status != 401:
+            raise
+        raise ApiError(401, 401, UNAUTHORIZED, err.headers) from None
 
 
-@bp.post("/dataset")
+def json_object():
+    """The body as RAGFlow reads it: JSON, then an object (a falsy body counts as `{}`)."""
+    if request.mimetype != "application/json":
+        raise current_error(ARGUMENT_ERROR, f"Unsupported content type: Expected "
+                                            f"application/json, got {request.content_type}")
+    try:
+        body = current_app.json.loads(request.get_data()) or {}
+    except (ValueError, RecursionError):
+        raise current_error(ARGUMENT_ERROR, "Malformed JSON syntax: Missing commas/brackets or "
+                                            "invalid encoding") from None
+    if not isinstance(body, dict):
+        raise current_error(ARGUMENT_ERROR, f"Invalid request payload: expected object, got "
+                                            f"{type(body).__name__}")
+    return body
+
+
+def load(schema, data):
+    """`data` loaded by `schema`, or code 101 with RAGFlow's lines."""
+    try:
+        loaded = schema.load(data)
+        check_storable(data)
+    except ValidationError as err:
+        raise current_error(ARGUMENT_ERROR, pydantic_text(err, data)) from None
+    return loaded
+
+
+def success(schema, data, **fields):
+    return schema.dump({"code": SUCCESS, "message": "success", "data": data, **fields})
+
+
+def no_access(what):
+    return current_error(DATA_ERROR, f"User '{g.tenant_id}' lacks permission for dataset "
+                                     f"'{what}'")
+
+
+@bp.post("")
 def create_dataset():
-    name = create_schema.load(json_body())
-    config = current_app.config
-    fields = {"name": name, "embedding_model": config["EMBD_ID"], "language": config["LANGUAGE"],
-              "parser_config": {"pages": [[1, 1000000]]}}
+    sent = load(current.create_schema, json_object())
+    fields = current.new_dataset(sent, current_app.config)
+    retry = idempotency("current", sent, lambda text: current_error(ARGUMENT_ERROR, text))
     try:
-        record = get_store().create_dataset(g.tenant_id, fields, auth.now_ms())
+        record = get_store().create_dataset(g.tenant_id, fields, auth.now_ms(), retry)
+    except IdempotencyMismatch:
+        raise current_error(ARGUMENT_ERROR, mismatch_message(retry[0])) from None
     except LimitReached as err:
-        raise ApiError(400, DATA_ERROR, f"This tenant has reached its limit of {err.limit} "
+        raise current_error(DATA_ERROR, f"This tenant has reached its limit of {err.limit} "
                                         f"datasets; delete some to make more.") from None
-    return created_schema.dump({"code": SUCCESS, "data": record, "message": "success"})
+    return success(current.dataset_answer, record)
 
 
-@bp.get("/dataset")
+@bp.get("")
 def list_datasets():
-    query = list_query_schema.load(request.args)
-    most, count = current_app.config["LIST_LIMIT"], query["count"]
-    records, _ = get_store().list_datasets(
-        g.tenant_id, orderby=query["orderby"], desc=query["desc"], offset=query["offset"],
-        limit=most + 1 if count == -1 or count > most else count)
-    if len(records) > most:  # never a silently shortened list
-        raise ApiError(400, ARGUMENT_ERROR, f"A list answers at most {most} datasets and this "
-                                            f"one would answer more; page with offset and "
-                                            f"count (count={most} or less).")
-    records = dataset_schema.dump(records, many=True)
-    # Legacy quirk, kept on purpose: the document answers a successful list with
-    # code 102 (DATA_ERROR), and existing clients check for it.
-    return {"code": DATA_ERROR, "data": records, "message": "attempt to list datasets"}
+    query = load(current.list_schema, request.args.to_dict())
+    size = query["page_size"]
+    records, total = get_store().list_datasets(
+        g.tenant_id, name=query.get("name"), dataset_id=query.get("id"),
+        orderby=query["orderby"], desc=query["desc"], offset=(query["page"] - 1) * size,
+        limit=size)
+    for kind in ("id", "name"):  # RAGFlow: a filter that matches nothing is an error
+        if query.get(kind) is not None and total == 0:
+            raise no_access(query[kind])
+    if query["include_parsing_status"]:
+        records = [{**record, **dict.fromkeys(current.PARSING_COUNTS, 0)} for record in records]
+    return success(current.list_answer, records, total_datasets=total)
 
 
-@bp.delete("/dataset/<dataset_id>")
-def delete_dataset(dataset_id):
+@bp.get("/<dataset_id>")
+def get_dataset(dataset_id):
+    record = get_store().get_dataset(g.tenant_id, dataset_id)
+    if record is None:
+        raise no_access(dataset_id)
+    return success(current.dataset_answer, record)
+
+
+@bp.put("/<dataset_id>")
+def update_dataset(dataset_id):
+    sent = load(current.update_schema, {**json_object(), "dataset_id": dataset_id})
+    dataset_id = sent.pop("dataset_id")
+    if not sent:
+        raise current_error(DATA_ERROR, "no properties were modified")
+    store = get_store()
+    record = store.get_dataset(g.tenant_id, dataset_id)
+    if record is None:
+        raise no_access(dataset_id)
+    changes = current.dataset_changes(sent, record, current_app.config)
     try:
-        get_store().delete_datasets(g.tenant_id, [dataset_id])
-    except NotFound:
-        raise ApiError(404, DATA_ERROR, "Dataset not found.", success=False) from None
-    return deleted_schema.dump({"code": SUCCESS, "message": "Dataset deleted successfully!",
-                                "success": True})
+        record = store.update_dataset(g.tenant_id, dataset_id, changes, auth.now_ms())
+    except NameTaken as err:
+        raise current_error(DATA_ERROR, f"Dataset name '{err.name}' already exists") from None
+    if record is None:  # deleted meanwhile
+        raise no_access(dataset_id)
+    return success(current.dataset_answer, record)
 
 
-@bp.get("/openapi.json")
-def openapi_json():
-    """The OpenAPI description of this API; needs no key."""
-    return openapi.description()
-
-
-def healthz():
-    """200 while the store can be used, 503 if not; needs no key. The reason is for the
-    log: the answer names no path, host or fault to whoever asks."""
+@bp.delete("")
+def delete_datasets():
+    sent = load(current.delete_schema, json_object())
+    ids = sent.get("ids")
+    if not ids and not sent.get("delete_all"):
+        return success(current.delete_answer, {"success_count": 0})
     try:
-        get_store().health()
-    except StoreError as err:
-        current_app.logger.error("Health check failed: %s", err)
-        return {"status": "unavailable", "reason": "the data store cannot be used now"}, 503
-    return {"status": "ok"}
+        deleted = get_store().delete_datasets(g.tenant_id, ids or None)
+    except NotFound as err:
+        raise current_error(DATA_ERROR, f"User '{g.tenant_id}' lacks permission for datasets: "
+                                         f"'{', '.join(err.ids)}'") from None
+    return success(current.delete_answer, {"success_count": len(deleted)})
 
 
 def init_app(app):
     app.register_blueprint(bp)
-    app.add_url_rule("/healthz", view_func=healthz)

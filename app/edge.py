@@ -11,9 +11,9 @@ from flask import current_app, g, request
 from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
+from app.errors import ARGUMENT_ERROR, EXCEPTION_ERROR, in_current_api
+
 REQUEST_ID = re.compile(r"[\w.:-]{1,128}", re.ASCII)  # what nginx's map passes on, too
-CURRENT_API = re.compile(r"/api/v1/datasets(?:/|$)")  # the current API's paths
-EXCEPTION_ERROR, ARGUMENT_ERROR = 100, 101  # the RetCode values both APIs use
 
 
 def request_id(given):
@@ -24,7 +24,7 @@ def request_id(given):
 def error_body(path, status, message):
     """The JSON body of an error for `path`, in the envelope of the API it belongs to."""
     body = {"code": ARGUMENT_ERROR if status < 500 else EXCEPTION_ERROR, "message": message}
-    if path and CURRENT_API.match(path):
+    if path and in_current_api(path):
         body["data"] = None
     return orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
 
@@ -51,7 +51,8 @@ def hold_chunked_body():
     """
     if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
         return
-    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    limit = current_app.config["CURRENT_MAX_CONTENT_LENGTH" if in_current_api()
+                               else "MAX_CONTENT_LENGTH"]
     environ = request.environ
     try:
         body = environ["wsgi.input"].read(limit + 1)

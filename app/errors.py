@@ -1,6 +1,6 @@
 """The error envelope and every error handler of the app."""
 
-from flask import current_app, jsonify
+from flask import current_app, jsonify, request
 from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
@@ -14,6 +14,9 @@ DATA_ERROR = 102
 AUTHENTICATION_ERROR = 109
 
 
+CURRENT_API = "/api/v1/datasets"  # its answers are HTTP 200 with `data`, errors included
+
+
 class ApiError(Exception):
     """An error answered in the envelope: HTTP status, legacy code, message."""
 
@@ -24,8 +27,23 @@ class ApiError(Exception):
         self.fields = fields
 
 
+def in_current_api(path=None):
+    """Whether `path` (the request's, by default) is one of the current API's."""
+    path = request.path if path is None else path
+    return path == CURRENT_API or path.startswith(CURRENT_API + "/")
+
+
+def current_error(code, message):
+    """An error of the current API: HTTP 200, as RAGFlow answers them."""
+    return ApiError(200, code, message, data=None)
+
+
 def envelope(status, code, message, headers=None, **fields):
-    """The JSON response every error takes: `code` and `message`, plus extra fields."""
+    """The JSON response every error takes: `code` and `message`, plus extra fields; the
+    current API's also has `data`, and its status is 200 but for server faults."""
+    if in_current_api() and "data" not in fields and status != 401:
+        fields["data"] = None
+        status = status if status >= 500 else 200
     response = jsonify(code=code, message=message, **fields)
     response.status_code = status
     response.headers.update(headers or {})

@@ -1,4 +1,4 @@
-"""The OpenAPI description of the API, made from the schemas that validate and serialise."""
+"""The OpenAPI description of both APIs, made from the schemas that validate and serialise."""
 
 from importlib.metadata import version
 
@@ -6,7 +6,8 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app
 
-from app import schemas
+from app.schemas import current
+from app.schemas import legacy as schemas
 
 CONTROL = r"\x00-\x1f\x7f-\x9f"  # Unicode's control characters (category Cc)
 # A name that matches is accepted. JSON Schema cannot say "once trimmed", so in the strict
@@ -17,6 +18,8 @@ NAME_PATTERNS = {
 }
 # Schemas the server dumps: every field is always there, and nothing else.
 DUMPED = ("CreatedEnvelope", "DatasetCreated", "ListEnvelope", "Dataset", "DeletedEnvelope")
+# The current API's record: every field always there but the counts include_parsing_status adds.
+CURRENT_DUMPED = {"CurrentDataset": set(current.PARSING_COUNTS)}
 ERRORS = {  # status: (response name, description, the codes it can carry)
     400: ("BadRequest", "Malformed body or query (code 101), or a broken data rule (code 102).",
           [101, 102]),
@@ -37,11 +40,20 @@ HEADERS = {
 BEARER = ("`Authorization: Bearer <API_KEY>`; the scheme word is case-insensitive. A bare "
           "`Authorization: <API_KEY>` without the scheme word is accepted too (the legacy Python "
           "SDK sends that). Keys are issued with `ragflow-dataset-api keys create`.")
-DESCRIPTION = ("RAGFlow's legacy dataset API (June 2024), with its response shapes kept as they "
-               "were: the list call answers code 102 on success. Every response under /api/v1 "
-               "is JSON with `code` and `message`. A method a path does not take answers 405 "
-               "(see `components.responses.MethodNotAllowed`); an unknown path answers 404 with "
-               "code 101.")
+DESCRIPTION = ("RAGFlow's dataset API, both of its generations over the same datasets. The "
+               "current one, /api/v1/datasets (RAGFlow v0.27), answers HTTP 200 with `code`, "
+               "`message` and `data`, errors included (code 101: a malformed request; 102: a "
+               "rule of the data), but for a missing or wrong key (401, RAGFlow's body) and "
+               "server faults (500). The legacy one, /api/v1/dataset (June 2024, deprecated), "
+               "keeps its response shapes as they were: the list call answers code 102 on "
+               "success; a method a path does not take answers 405 (see "
+               "`components.responses.MethodNotAllowed`); an unknown path answers 404 with "
+               "code 101. Every response under /api/v1 is JSON with `code` and `message`.")
+IDEMPOTENCY_KEY = {
+    "in": "header", "name": "Idempotency-Key", "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    "description": "A retry with the same key and body answers the first answer again, for at "
+                   "least 24 hours; the same key with another body is refused (code 101)."}
 
 
 def json_body(description, schema, **pinned):
@@ -95,8 +107,10 @@ def build(app):
                    "oneOf": [{"required": [field]} for field in schemas.NAME_FIELDS]}
     spec.path("/api/v1/dataset", operations={
         "post": {
-            "summary": "Create a dataset",
+            "summary": "Create a dataset (legacy)",
             "operationId": "create_dataset",
+            "deprecated": True,
+            "parameters": [IDEMPOTENCY_KEY],
             "requestBody": {"required": True,
                             "content": {"application/json": {"schema": create_body}}},
             "responses": responses(
@@ -106,8 +120,9 @@ def build(app):
                 400, 401, 413, 415, 500),
         },
         "get": {
-            "summary": "List the caller's datasets",
+            "summary": "List the caller's datasets (legacy)",
             "operationId": "list_datasets",
+            "deprecated": True,
             "parameters": [{"in": "query", "schema": schemas.DatasetListQuery}],
             "responses": responses(
                 # Legacy quirk, kept on purpose: success answers code 102.
@@ -124,8 +139,9 @@ def build(app):
          "schema": {"type": "string", "pattern": "^[^/]+$"}},
     ], operations={
         "delete": {
-            "summary": "Delete a dataset",
+            "summary": "Delete a dataset (legacy)",
             "operationId": "delete_dataset",
+            "deprecated": True,
             "responses": {**responses(
                 json_body("Deleted for good; its name is free again.", schemas.DeletedEnvelope,
                           code=[0], message=["Dataset deleted successfully!"], success=[True]),
@@ -135,6 +151,7 @@ def build(app):
                                  message=["Dataset not found."], success=[False])},
         },
     })
+    current_paths(spec)
     spec.path("/api/v1/openapi.json", operations={
         "get": {
             "summary": "This description",
@@ -159,7 +176,56 @@ def build(app):
     for name in DUMPED:
         schema = document["components"]["schemas"][name]
         schema["required"] = sorted(schema["properties"])
+    for name, optional in CURRENT_DUMPED.items():
+        schema = document["components"]["schemas"][name]
+        schema["required"] = sorted(set(schema["properties"]) - optional)
     return document
+
+
+def current_paths(spec):
+    """The current API's operations: each answers 200 (success or code 101/102), 401 with
+    RAGFlow's body, or 500."""
+    spec.components.response("CurrentUnauthorized", json_body(
+        "The API key is missing, malformed, unknown or revoked (RAGFlow's body).",
+        current.Unauthorized))
+    spec.components.response("CurrentServerError", json_body(
+        "An unexpected error, or an unreadable store; the server log says why.",
+        {"allOf": [schemas.Envelope, {"properties": {"code": {"enum": [100]}}}]}))
+
+    def operation(summary, operation_id, answer, description, **more):
+        return {"summary": summary, "operationId": operation_id, **more,
+                "responses": {"200": json_body(description, answer),
+                              "401": "CurrentUnauthorized", "500": "CurrentServerError"}}
+
+    def body(schema):
+        return {"required": True, "content": {"application/json": {"schema": schema}}}
+
+    spec.path("/api/v1/datasets", operations={
+        "post": operation(
+            "Create a dataset", "create", current.DatasetAnswer,
+            "The dataset, under the name given or the first free `name(N)`; or code 101/102.",
+            parameters=[IDEMPOTENCY_KEY], requestBody=body(current.CreateDatasetReq)),
+        "get": operation(
+            "List the caller's datasets", "list", current.ListAnswer,
+            "A page of them, and how many match in all; or code 101/102 (102: an `id` or "
+            "`name` that matches nothing).",
+            parameters=[{"in": "query", "schema": current.ListDatasetReq}]),
+        "delete": operation(
+            "Delete datasets", "delete", current.DeleteAnswer,
+            "How many were deleted; or code 101/102 (102: an id not the caller's, and then "
+            "none is deleted).", requestBody=body(current.DeleteDatasetReq)),
+    })
+    spec.path("/api/v1/datasets/{dataset_id}", parameters=[
+        {"in": "path", "name": "dataset_id", "required": True, "schema": {"type": "string"},
+         "description": "The dataset's `id`."},
+    ], operations={
+        "get": operation("Get a dataset", "get", current.DatasetAnswer,
+                         "The dataset; or code 102 if the caller has none with this id."),
+        "put": operation(
+            "Update a dataset", "update", current.DatasetAnswer,
+            "The dataset as updated; or code 101/102 (102: unknown id, a name taken, an "
+            "unknown model, nothing to change).", requestBody=body(current.UpdateDatasetBody)),
+    })
 
 
 def description():

@@ -45,10 +45,11 @@ def check(config):
     if config["NAME_RULE"] not in NAME_RULES:
         raise ConfigError(f"{PREFIX}NAME_RULE must be one of {', '.join(NAME_RULES)}, "
                           f"not {config['NAME_RULE']!r}")
-    limit = config["MAX_CONTENT_LENGTH"]
-    if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
-        raise ConfigError(f"{PREFIX}MAX_CONTENT_LENGTH must be a positive number of bytes, "
-                          f"not {limit!r}")
+    for name in ("MAX_CONTENT_LENGTH", "CURRENT_MAX_CONTENT_LENGTH"):
+        limit = config[name]
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ConfigError(f"{PREFIX}{name} must be a positive number of bytes, "
+                              f"not {limit!r}")
 
 
 def workers(environ, default):

@@ -1,147 +1,117 @@
-"""The peer: the same three endpoints on SQLite (WAL, synchronous=FULL), one connection per worker."""
+"""The SQLite peer: both APIs on SQLite (WAL, synchronous=FULL), one connection per worker."""
 
-import hashlib
 import os
-import re
 import sqlite3
-import time
-import uuid
 
-from flask import Flask, g, request
+import orjson
 
-from app import encoding
-from bench import shapes
+from bench import peer, shapes
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS keys (digest TEXT PRIMARY KEY, id TEXT NOT NULL, tenant TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS datasets (
     seq INTEGER PRIMARY KEY,  -- creation order: breaks ties
     id TEXT NOT NULL UNIQUE, tenant TEXT NOT NULL, name TEXT NOT NULL, folded TEXT NOT NULL,
+    avatar TEXT, description TEXT, embedding_model TEXT, permission TEXT NOT NULL,
+    chunk_method TEXT NOT NULL, parser_config TEXT NOT NULL, pagerank INTEGER NOT NULL,
+    language TEXT NOT NULL, similarity_threshold REAL NOT NULL,
+    vector_similarity_weight REAL NOT NULL, status TEXT NOT NULL,
+    document_count INTEGER NOT NULL, chunk_count INTEGER NOT NULL, token_num INTEGER NOT NULL,
     create_time INTEGER NOT NULL, update_time INTEGER NOT NULL, UNIQUE (tenant, folded));
 CREATE INDEX IF NOT EXISTS datasets_create ON datasets (tenant, create_time, seq);
 CREATE INDEX IF NOT EXISTS datasets_update ON datasets (tenant, update_time, seq);
 """
-STRICT_NAME = re.compile(r"[A-Za-z0-9_\-.]{1,1023}")
+SELECT = f"SELECT {', '.join(shapes.COLUMNS)} FROM datasets"
+INSERT = (f"INSERT INTO datasets (folded, {', '.join(shapes.COLUMNS)})"
+          f" VALUES ({', '.join('?' * (len(shapes.COLUMNS) + 1))})")
 ORDER_COLUMNS = {"create_time": "create_time", "update_time": "update_time", "name": "folded"}
-BOOLEANS = {"true": True, "1": True, "false": False, "0": False}
-
-app = Flask(__name__)
-encoding.init_app(app)  # the service's JSON encoding, so that only the rest differs
-_connection = None
 
 
-class Refused(Exception):
-    """An answer in the error envelope: (HTTP status, legacy code, message)."""
+def as_row(cursor, values):
+    row = dict(zip(shapes.COLUMNS, values))
+    row["parser_config"] = orjson.loads(row["parser_config"])
+    return row
 
 
-def digest(key):
-    return hashlib.sha256(key.encode()).hexdigest()
+def values(row):
+    """A row's INSERT parameters: its folded name, then its columns."""
+    return (row["name"].casefold(), *(orjson.dumps(row[c]).decode() if c == "parser_config"
+                                      else row[c] for c in shapes.COLUMNS))
 
 
-def connect(path):
-    """A connection whose transactions are explicit, on a WAL database synced in full."""
-    conn = sqlite3.connect(path, isolation_level=None, timeout=30)
-    conn.row_factory = sqlite3.Row
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.executescript(SCHEMA)
-    return conn
+class Database:
+    """One worker's connection; its transactions are explicit."""
+
+    def __init__(self, path):
+        self.conn = sqlite3.connect(path, isolation_level=None, timeout=30)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=FULL")
+        self.conn.executescript(SCHEMA)
+        self.conn.row_factory = as_row
+
+    def scalar(self, sql, params):
+        """The first column of the first row, or None."""
+        cursor = self.conn.execute(sql, params)
+        cursor.row_factory = None
+        row = cursor.fetchone()
+        return row and row[0]
+
+    def tenant(self, digest):
+        return self.scalar("SELECT tenant FROM keys WHERE digest = ?", (digest,))
+
+    def taken(self, tenant):
+        return lambda folded: self.scalar(
+            "SELECT 1 FROM datasets WHERE tenant = ? AND folded = ?", (tenant, folded))
+
+    def create(self, tenant, dataset_id, fields, now):
+        with self.conn:  # commits, or rolls back on an exception
+            self.conn.execute("BEGIN IMMEDIATE")  # the write lock before the name is chosen
+            row = {**fields, "id": dataset_id, "tenant": tenant, "create_time": now,
+                   "update_time": now, "name": peer.free_name(self.taken(tenant), fields["name"])}
+            self.conn.execute(INSERT, values(row))
+        return row
+
+    def list(self, tenant, orderby, desc, offset, limit, name=None, dataset_id=None,
+             total=False):
+        where, params = peer.where("?", tenant, name, dataset_id)
+        order = "DESC" if desc else "ASC"
+        rows = self.conn.execute(
+            f"{SELECT}{where} ORDER BY {ORDER_COLUMNS[orderby]} {order}, seq {order}"
+            " LIMIT ? OFFSET ?", params + [-1 if limit is None else limit, offset]).fetchall()
+        return rows, total and self.scalar(f"SELECT count(*) FROM datasets{where}", params)
+
+    def get(self, tenant, dataset_id):
+        return self.conn.execute(f"{SELECT} WHERE tenant = ? AND id = ?",
+                                 (tenant, dataset_id)).fetchone()
+
+    def update(self, tenant, dataset_id, changes, now):
+        sets, params = peer.assignments("?", changes, now)
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                return self.conn.execute(
+                    f"UPDATE datasets SET {sets} WHERE tenant = ? AND id = ?"
+                    f" RETURNING {', '.join(shapes.COLUMNS)}",
+                    params + [tenant, dataset_id]).fetchone()
+            except sqlite3.IntegrityError:
+                raise peer.Refused(200, 102, f"Dataset name '{changes['name']}' already exists")
+
+    def delete(self, tenant, dataset_id):
+        with self.conn:
+            return self.conn.execute("DELETE FROM datasets WHERE tenant = ? AND id = ?",
+                                     (tenant, dataset_id)).rowcount == 1
 
 
-def db():
-    """This worker process's one connection, opened after the fork."""
-    global _connection
-    if _connection is None:
-        _connection = connect(os.environ["BENCH_PEER_DB"])
-    return _connection
-
-
-def fill(path, tenants, keys):
-    """Make the database: `tenants` maps tenant id to dataset rows, `keys` maps key to tenant."""
-    conn = connect(path)
-    with conn:
+def fill(path, datasets, keys):
+    """Make the database: `datasets` as `store export` lists them, `keys` maps key to tenant."""
+    database = Database(path)
+    with database.conn as conn:
         conn.execute("BEGIN")
         conn.executemany("INSERT INTO keys VALUES (?, ?, ?)",
-                         [(digest(key), uuid.uuid4().hex, tenant) for key, tenant in keys.items()])
-        conn.executemany(
-            "INSERT INTO datasets (id, tenant, name, folded, create_time, update_time)"
-            " VALUES (?, ?, ?, ?, ?, ?)",
-            [(r["id"], tenant, r["name"], r["name"].casefold(), r["create_time"], r["update_time"])
-             for tenant, rows in tenants.items() for r in rows])
-    conn.close()
+                         [(peer.digest(key), os.urandom(16).hex(), tenant)
+                          for key, tenant in keys.items()])
+        conn.executemany(INSERT, (values({**d, "tenant": d["tenant_id"]}) for d in datasets))
+    database.conn.close()
 
 
-@app.errorhandler(Refused)
-def refused(error):
-    status, code, message = error.args
-    return {"code": code, "message": message}, status
-
-
-@app.before_request
-def authenticate():
-    header = request.headers.get("Authorization")
-    if header is None:
-        raise Refused(401, 109, "Authorization header is missing.")
-    parts = header.split()
-    bearer = len(parts) == 2 and parts[0].lower() == "bearer"
-    key = parts[-1] if bearer or len(parts) == 1 else ""
-    row = db().execute("SELECT tenant FROM keys WHERE digest = ?", (digest(key),)).fetchone()
-    if row is None:
-        raise Refused(401, 109, "Token is invalid.")
-    g.tenant = row["tenant"]
-
-
-def free_name(conn, tenant, name):
-    """`name`, or the first of `name(1)`, `name(2)`... the tenant has in no letter case."""
-    candidate, n = name, 0
-    while conn.execute("SELECT 1 FROM datasets WHERE tenant = ? AND folded = ?",
-                       (tenant, candidate.casefold())).fetchone():
-        n += 1
-        candidate = f"{name}({n})"
-    return candidate
-
-
-@app.post("/api/v1/dataset")
-def create_dataset():
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict) or len(body) != 1 or not body.keys() <= {"name", "dataset_name"}:
-        raise Refused(400, 102, "The body must be one field: name or dataset_name.")
-    name = next(iter(body.values()))
-    name = name.strip() if isinstance(name, str) else ""
-    if not STRICT_NAME.fullmatch(name):
-        raise Refused(400, 102, "Dataset name: 1 to 1023 of A-Z, a-z, 0-9, '_', '-' and '.'.")
-    now = time.time_ns() // 1_000_000
-    dataset_id = uuid.uuid4().hex
-    conn = db()
-    with conn:  # commits, or rolls back on an exception
-        conn.execute("BEGIN IMMEDIATE")  # takes the write lock before the name is chosen
-        name = free_name(conn, g.tenant, name)
-        conn.execute("INSERT INTO datasets (id, tenant, name, folded, create_time, update_time)"
-                     " VALUES (?, ?, ?, ?, ?, ?)",
-                     (dataset_id, g.tenant, name, name.casefold(), now, now))
-    return shapes.created(dataset_id, name)
-
-
-@app.get("/api/v1/dataset")
-def list_datasets():
-    args = request.args
-    try:
-        offset, count = int(args.get("offset", 0)), int(args.get("count", -1))
-        column = ORDER_COLUMNS[args.get("orderby", "create_time").lower()]
-        order = "DESC" if BOOLEANS[args.get("desc", "true").lower()] else "ASC"
-    except (ValueError, KeyError):
-        raise Refused(400, 101, "Bad offset, count, orderby or desc.") from None
-    if offset < 0 or count < -1:
-        raise Refused(400, 101, "Offset or count is out of the valid range.")
-    rows = db().execute(
-        "SELECT id, name, create_time, update_time FROM datasets WHERE tenant = ?"
-        f" ORDER BY {column} {order}, seq {order} LIMIT ? OFFSET ?", (g.tenant, count, offset))
-    return shapes.listed(rows, g.tenant)
-
-
-@app.delete("/api/v1/dataset/<dataset_id>")
-def delete_dataset(dataset_id):
-    if not db().execute("DELETE FROM datasets WHERE tenant = ? AND id = ?",
-                        (g.tenant, dataset_id)).rowcount:
-        return {"code": 102, "message": "Dataset not found.", "success": False}, 404
-    return {"code": 0, "message": "Dataset deleted successfully!", "success": True}
+app = peer.make_app(__name__, lambda: Database(os.environ["BENCH_PEER_DB"]))

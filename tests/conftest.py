@@ -36,6 +36,38 @@ class Api:
         return self.client.delete(f"/api/v1/dataset/{dataset_id}", headers=self.headers)
 
 
+class Current:
+    """The test client on the current API (/api/v1/datasets), with one API key."""
+
+    URL = "/api/v1/datasets"
+
+    def __init__(self, client, key):
+        self.client = client
+        self.headers = {"Authorization": f"Bearer {key}"}
+
+    def create(self, name=None, headers=None, **fields):
+        body = fields if name is None else {"name": name, **fields}
+        return self.client.post(self.URL, json=body, headers={**self.headers, **(headers or {})})
+
+    def list(self, **params):
+        return self.client.get(self.URL, query_string=params, headers=self.headers)
+
+    def get(self, dataset_id):
+        return self.client.get(f"{self.URL}/{dataset_id}", headers=self.headers)
+
+    def update(self, dataset_id, **fields):
+        return self.client.put(f"{self.URL}/{dataset_id}", json=fields, headers=self.headers)
+
+    def delete(self, **body):
+        return self.client.delete(self.URL, json=body, headers=self.headers)
+
+    def made(self, name, **fields):
+        """Create and return the dataset, which must be made."""
+        response = self.create(name, **fields)
+        assert response.json["code"] == 0, response.json
+        return response.json["data"]
+
+
 @pytest.fixture(scope="session")
 def postgres_server():
     """The URL of a PostgreSQL server for the session: DATASET_API_TEST_DATABASE_URL, or a
@@ -126,3 +158,9 @@ def api(client, key):
 def other(client, runner):
     """A second tenant's API."""
     return Api(client, issue_key(runner))
+
+
+@pytest.fixture
+def current(client, key):
+    """The current API, with the same key as `api`."""
+    return Current(client, key)

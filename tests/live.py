@@ -112,9 +112,9 @@ class Server:
             pass
         self.process.wait(TIMEOUT)
 
-    def request(self, method, path, key=None, **kwargs):
+    def request(self, method, path, key=None, headers=None, **kwargs):
         """An HTTP request to the server, with the key as a Bearer token if given."""
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
+        headers = {**({"Authorization": f"Bearer {key}"} if key else {}), **(headers or {})}
         return requests.request(method, self.url + path, headers=headers, timeout=TIMEOUT,
                                 **kwargs)
 

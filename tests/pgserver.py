@@ -56,14 +56,15 @@ class Server:
             return int(file.readline())
 
     def kill(self):
-        """SIGKILL the postmaster and its backends, as a crash would."""
+        """SIGKILL this server's postmaster and its backends, as a crash would; other
+        clusters on the machine are not touched."""
         pid = self.pid()
-        os.kill(pid, signal.SIGKILL)
-        for line in self.run("pgrep", "-u", self.user or str(os.geteuid()), "-f",
-                             f"postgres: ", check=False).stdout.split():
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            backends = [int(child) for child in children.read().split()]
+        for victim in [pid] + backends:
             try:
-                os.kill(int(line), signal.SIGKILL)
-            except (ProcessLookupError, ValueError):
+                os.kill(victim, signal.SIGKILL)
+            except ProcessLookupError:
                 pass
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

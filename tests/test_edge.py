@@ -25,22 +25,20 @@ def test_an_insane_request_id_is_replaced(client, given):
     assert re.fullmatch(r"[0-9a-f]{32}", response.headers["X-Request-Id"])
 
 
-def chunked_create(api, body):
-    return api.client.post("/api/v1/dataset", input_stream=io.BytesIO(body),
+def chunked_create(api, path, size):
+    """A create whose valid JSON body, padded to `size` bytes, is sent chunked."""
+    return api.client.post(path, input_stream=io.BytesIO(b'{"name": "x"}'.ljust(size)),
                            headers={**api.headers, "Content-Type": "application/json",
                                     "Transfer-Encoding": "chunked"})
 
 
-def test_a_chunked_body_over_the_limit_is_refused_whole(api):
-    body = b'{"name": "x"}'.ljust(64 * 1024 + 1)  # valid JSON, if cut at the limit too
-    response = chunked_create(api, body)
-    assert response.status_code == 413 and response.json["code"] == 101
+@pytest.mark.parametrize("path, limit", [("/api/v1/dataset", 64 * 1024),
+                                         ("/api/v1/datasets", 256 * 1024)])
+def test_chunked_bodies_meet_each_apis_limit(api, path, limit):
+    """Refused whole past the limit, not cut to it and parsed; taken up to it."""
+    assert chunked_create(api, path, limit + 1).json["code"] == 101
     assert api.names() == []
-
-
-def test_a_chunked_body_at_the_limit_is_taken(api):
-    response = chunked_create(api, b'{"name": "x"}'.ljust(64 * 1024))
-    assert response.status_code == 200, response.json
+    assert chunked_create(api, path, limit).json["code"] == 0
     assert api.names() == ["x"]
 
 

@@ -1,14 +1,15 @@
-"""Marshmallow schemas: request validation and the legacy response shapes."""
+"""The legacy API's schemas (June 2024, /api/v1/dataset): request validation and its
+response shapes."""
 
 import re
 import unicodedata
-from email.utils import formatdate
 
 from flask import current_app
 from marshmallow import (EXCLUDE, Schema, ValidationError, fields, missing, post_load, pre_load,
                          validate)
 
 from app.errors import ARGUMENT_ERROR, ApiError, first_message
+from app.schemas.fields import HEX_ID, DatasetFields
 
 EMPTY_NAME = "Empty dataset name"
 MAX_NAME_LENGTH = 1023  # the document: "less than 2 ** 10 characters"
@@ -144,46 +145,16 @@ class Alias(fields.String):
         return super().get_value(obj, self.of, accessor, default)
 
 
-def http_date(ms):
-    return formatdate(ms / 1000, usegmt=True)
-
-
-# Metadata for the OpenAPI description of the fields below.
-HEX_ID = {"pattern": "^[0-9a-f]{32}$", "example": "3b4d6a2e9f0c4f1e8a7b5c3d2e1f0a9b"}
-EPOCH_MS = {"description": "Milliseconds since the epoch.", "example": 1718640005000}
-HTTP_DATE = {"type": "string", "description": "RFC 1123, in GMT.",
-             "example": "Mon, 17 Jun 2024 16:00:05 GMT"}
-
-
-class Dataset(Schema):
+class Dataset(DatasetFields):
     """A dataset as the legacy document lists it: the stored fields, some under their
     legacy names."""
 
-    avatar = fields.String(allow_none=True, metadata={"example": None})
     chunk_num = fields.Integer(attribute="chunk_count", metadata={"example": 0})
-    create_date = fields.Function(lambda ds: http_date(ds["create_time"]), metadata=HTTP_DATE)
-    create_time = fields.Integer(metadata=EPOCH_MS)
-    created_by = fields.String(metadata=HEX_ID)
-    description = fields.String(allow_none=True, metadata={"example": None})
     doc_num = fields.Integer(attribute="document_count", metadata={"example": 0})
     embd_id = fields.String(attribute="embedding_model", allow_none=True, metadata={
         "example": "BAAI/bge-large-zh-v1.5",
         "description": "Of a dataset made here: configuration, DATASET_API_EMBD_ID."})
-    id = fields.String(metadata=HEX_ID)
-    language = fields.String(metadata={
-        "example": "English",
-        "description": "Of a dataset made here: configuration, DATASET_API_LANGUAGE."})
-    name = fields.String()
-    parser_config = fields.Dict(metadata={"example": {"pages": [[1, 1000000]]}})
     parser_id = fields.String(attribute="chunk_method", metadata={"example": "naive"})
-    permission = fields.String(metadata={"example": "me"})
-    similarity_threshold = fields.Float(metadata={"example": 0.2})
-    status = fields.String(metadata={"example": "1"})
-    tenant_id = fields.String(metadata=HEX_ID)
-    token_num = fields.Integer(metadata={"example": 0})
-    update_date = fields.Function(lambda ds: http_date(ds["update_time"]), metadata=HTTP_DATE)
-    update_time = fields.Integer(metadata=EPOCH_MS)
-    vector_similarity_weight = fields.Float(metadata={"example": 0.3})
 
 
 class DatasetCreated(Schema):

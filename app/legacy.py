@@ -1,0 +1,95 @@
+"""The legacy dataset API (/api/v1/dataset): create, list and delete a tenant's datasets;
+the OpenAPI description and the health check."""
+
+from flask import Blueprint, current_app, g, request
+
+from app import auth, openapi
+from app.errors import ARGUMENT_ERROR, DATA_ERROR, SUCCESS, ApiError
+from app.idempotency import idempotency, mismatch_message
+from app.schemas.legacy import (created_schema, create_schema, dataset_schema, deleted_schema,
+                                list_query_schema)
+from app.store import IdempotencyMismatch, LimitReached, NotFound, StoreError, get_store
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+bp.before_request(auth.authenticate)
+
+
+def json_body():
+    """The request body, parsed: 415 if it is not sent as JSON, 400 if it does not parse."""
+    if not request.is_json:
+        raise ApiError(415, ARGUMENT_ERROR,
+                       "Request body must be JSON, sent as Content-Type: application/json.")
+    try:
+        return current_app.json.loads(request.get_data())
+    except (ValueError, RecursionError):  # RecursionError: nested too deep to parse
+        raise ApiError(400, ARGUMENT_ERROR, "Request body is not valid JSON.") from None
+
+
+def argument_error(message):
+    return ApiError(400, ARGUMENT_ERROR, message)
+
+
+@bp.post("/dataset")
+def create_dataset():
+    name = create_schema.load(json_body())
+    config = current_app.config
+    fields = {"name": name, "embedding_model": config["EMBD_ID"], "language": config["LANGUAGE"],
+              "parser_config": {"pages": [[1, 1000000]]}}
+    retry = idempotency("legacy", name, argument_error)
+    try:
+        record = get_store().create_dataset(g.tenant_id, fields, auth.now_ms(), retry)
+    except IdempotencyMismatch:
+        raise argument_error(mismatch_message(retry[0])) from None
+    except LimitReached as err:
+        raise ApiError(400, DATA_ERROR, f"This tenant has reached its limit of {err.limit} "
+                                        f"datasets; delete some to make more.") from None
+    return created_schema.dump({"code": SUCCESS, "data": record, "message": "success"})
+
+
+@bp.get("/dataset")
+def list_datasets():
+    query = list_query_schema.load(request.args)
+    most, count = current_app.config["LIST_LIMIT"], query["count"]
+    records, _ = get_store().list_datasets(
+        g.tenant_id, orderby=query["orderby"], desc=query["desc"], offset=query["offset"],
+        limit=most + 1 if count == -1 or count > most else count)
+    if len(records) > most:  # never a silently shortened list
+        raise ApiError(400, ARGUMENT_ERROR, f"A list answers at most {most} datasets and this "
+                                            f"one would answer more; page with offset and "
+                                            f"count (count={most} or less).")
+    records = dataset_schema.dump(records, many=True)
+    # Legacy quirk, kept on purpose: the document answers a successful list with
+    # code 102 (DATA_ERROR), and existing clients check for it.
+    return {"code": DATA_ERROR, "data": records, "message": "attempt to list datasets"}
+
+
+@bp.delete("/dataset/<dataset_id>")
+def delete_dataset(dataset_id):
+    try:
+        get_store().delete_datasets(g.tenant_id, [dataset_id])
+    except NotFound:
+        raise ApiError(404, DATA_ERROR, "Dataset not found.", success=False) from None
+    return deleted_schema.dump({"code": SUCCESS, "message": "Dataset deleted successfully!",
+                                "success": True})
+
+
+@bp.get("/openapi.json")
+def openapi_json():
+    """The OpenAPI description of this API; needs no key."""
+    return openapi.description()
+
+
+def healthz():
+    """200 while the store can be used, 503 if not; needs no key. The reason is for the
+    log: the answer names no path, host or fault to whoever asks."""
+    try:
+        get_store().health()
+    except StoreError as err:
+        current_app.logger.error("Health check failed: %s", err)
+        return {"status": "unavailable", "reason": "the data store cannot be used now"}, 503
+    return {"status": "ok"}
+
+
+def init_app(app):
+    app.register_blueprint(bp)
+    app.add_url_rule("/healthz", view_func=healthz)

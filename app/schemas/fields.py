@@ -1,0 +1,244 @@
+"""Field rules both APIs share, and the current API's fields, which judge input as RAGFlow's
+pydantic models do (strict types, first failure only) and say so in pydantic v2's words."""
+
+import uuid
+from email.utils import formatdate
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+
+def http_date(ms):
+    return formatdate(ms / 1000, usegmt=True)
+
+
+# Metadata for the OpenAPI description of the fields below.
+HEX_ID = {"pattern": "^[0-9a-f]{32}$", "example": "3b4d6a2e9f0c4f1e8a7b5c3d2e1f0a9b"}
+EPOCH_MS = {"description": "Milliseconds since the epoch.", "example": 1718640005000}
+HTTP_DATE = {"type": "string", "description": "RFC 1123, in GMT.",
+             "example": "Mon, 17 Jun 2024 16:00:05 GMT"}
+
+
+class DatasetFields(Schema):
+    """The fields a dataset shows under the same name in both APIs."""
+
+    avatar = fields.String(allow_none=True, metadata={"example": None})
+    create_date = fields.Function(lambda ds: http_date(ds["create_time"]), metadata=HTTP_DATE)
+    create_time = fields.Integer(metadata=EPOCH_MS)
+    created_by = fields.String(metadata=HEX_ID)
+    description = fields.String(allow_none=True, metadata={"example": None})
+    id = fields.String(metadata=HEX_ID)
+    language = fields.String(metadata={
+        "example": "English",
+        "description": "Of a dataset made here: configuration, DATASET_API_LANGUAGE."})
+    name = fields.String()
+    parser_config = fields.Dict(metadata={"example": {"pages": [[1, 1000000]]}})
+    permission = fields.String(metadata={"example": "me"})
+    similarity_threshold = fields.Float(metadata={"example": 0.2})
+    status = fields.String(metadata={"example": "1"})
+    tenant_id = fields.String(metadata=HEX_ID)
+    token_num = fields.Integer(metadata={"example": 0})
+    update_date = fields.Function(lambda ds: http_date(ds["update_time"]), metadata=HTTP_DATE)
+    update_time = fields.Integer(metadata=EPOCH_MS)
+    vector_similarity_weight = fields.Float(metadata={"example": 0.3})
+
+
+def literal_message(choices):
+    """pydantic's wording for a value outside a Literal."""
+    quoted = [f"'{choice}'" for choice in choices]
+    return quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+
+
+def at_least(n):
+    return validate.Range(min=n, error=f"Input should be greater than or equal to {n}")
+
+
+def at_most(n):
+    return validate.Range(max=n, error=f"Input should be less than or equal to {n}")
+
+
+def min_length(n):
+    return validate.Length(min=n, error=f"String should have at least {n} "
+                                        f"character{'s' if n != 1 else ''}")
+
+
+def max_length(n):
+    return validate.Length(max=n, error=f"String should have at most {n} "
+                                        f"character{'s' if n != 1 else ''}")
+
+
+class Strict:
+    """A field that stops at its first failing validator, as pydantic does, and names a
+    missing value as pydantic does."""
+
+    type_message = "Input should be a valid value"
+
+    def __init__(self, *args, **kwargs):
+        messages = {"invalid": self.type_message, "null": self.type_message,
+                    "required": "Field required", **kwargs.pop("error_messages", {})}
+        super().__init__(*args, error_messages=messages, **kwargs)
+
+    def _validate(self, value):
+        for validator in self.validators:
+            if validator(value) is False:
+                raise self.make_error("validator_failed")
+
+
+class Str(Strict, fields.String):
+    type_message = "Input should be a valid string"
+
+    def __init__(self, *args, strip=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.strip = strip
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not str:
+            raise self.make_error("invalid")
+        return value.strip() if self.strip else value
+
+
+class Choice(Str):
+    """A Literal: any other value, of any type, gets the same message."""
+
+    def __init__(self, choices, **kwargs):
+        message = f"Input should be {literal_message(choices)}"
+        super().__init__(validate=validate.OneOf(choices, error=message),
+                         error_messages={"invalid": message, "null": message}, **kwargs)
+
+
+class Int(Strict, fields.Integer):
+    type_message = "Input should be a valid integer"
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not int:  # bool is not an int here, nor is 1.0
+            raise self.make_error("invalid")
+        return value
+
+
+class Float(Strict, fields.Float):
+    type_message = "Input should be a valid number"
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) not in (int, float):
+            raise self.make_error("invalid")
+        return float(value)
+
+
+class Bool(Strict, fields.Boolean):
+    type_message = "Input should be a valid boolean"
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not bool:
+            raise self.make_error("invalid")
+        return value
+
+
+class ListOf(Strict, fields.List):
+    type_message = "Input should be a valid list"
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not list:
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class Object(Strict, fields.Dict):
+    type_message = "Input should be a valid dictionary"
+
+
+class Model(Strict, fields.Nested):
+    """A nested model: `{}` may stand for None, as RAGFlow's parser_config does."""
+
+    def __init__(self, nested, empty_is_none=False, **kwargs):
+        self.type_message = (f"Input should be a valid dictionary or instance of "
+                             f"{nested.__name__}")
+        super().__init__(nested, **kwargs)
+        self.empty_is_none = empty_is_none
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if self.empty_is_none and value == {}:
+            return None
+        if not isinstance(value, dict):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
+class StrictSchema(Schema):
+    """Unknown keys and non-objects refused in pydantic's words."""
+
+    error_messages = {"unknown": "Extra inputs are not permitted",
+                      "type": "Input should be a valid dictionary"}
+
+
+def uuid_hex(value):
+    """The 32 hex digits of a UUID given in any of its spellings."""
+    try:
+        return uuid.UUID(value).hex
+    except (AttributeError, TypeError, ValueError):
+        raise ValidationError("Invalid UUID format") from None
+
+
+class UUIDHex(Str):
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not str:
+            raise ValidationError("Invalid UUID format")
+        return uuid_hex(value)
+
+
+def cut(text, most=128):
+    return text if len(text) <= most else text[:most - 3] + "..."
+
+
+def problems(messages, value, path=()):
+    """(path, message, input) for every message of a marshmallow error structure."""
+    if isinstance(messages, str):
+        yield path, messages, value
+    elif isinstance(messages, list):
+        for message in messages:
+            yield from problems(message, value, path)
+    else:
+        for key, sub in messages.items():
+            if key == "_schema":
+                yield from problems(sub, value, path)
+                continue
+            try:
+                inner = value[key]
+            except (KeyError, IndexError, TypeError):
+                inner = value  # a missing field: pydantic shows the object it is missing from
+            yield from problems(sub, inner, (*path, key))
+
+
+def pydantic_text(error, data):
+    """RAGFlow's rendering of validation errors: one line per problem."""
+    return "\n".join(f"Field: <{'.'.join(map(str, path))}> - Message: <{message}> - "
+                     f"Value: <{cut(str(value))}>"
+                     for path, message, value in problems(error.messages, data))
+
+
+def unstorable(value, path=()):
+    """Paths of the strings in `value` that no engine can store (NUL, lone surrogates)."""
+    if isinstance(value, str):
+        if "\x00" in value or any("\ud800" <= char <= "\udfff" for char in value):
+            yield path, value
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            yield from unstorable(key, (*path, key))
+            yield from unstorable(inner, (*path, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from unstorable(inner, (*path, index))
+
+
+UNSTORABLE = "String should not contain NUL characters or unpaired surrogates"
+
+
+def check_storable(data):
+    """Raise a ValidationError naming each string in `data` that cannot be stored."""
+    errors = {}
+    for path, value in unstorable(data):
+        node = errors
+        for key in path[:-1]:
+            node = node.setdefault(key, {})
+        node[path[-1] if path else "_schema"] = [UNSTORABLE]
+    if errors:
+        raise ValidationError(errors)
+
