@@ -1,5 +1,11 @@
 """The WSGI entry point: `gunicorn wsgi:app`, `flask --app wsgi ...`."""
 
-from app import create_app
+import sys
 
-app = create_app()
+from app import create_app
+from app.settings import ConfigError
+
+try:
+    app = create_app()
+except ConfigError as err:
+    sys.exit(f"Error: {err}")  # one line, not the traceback of an import

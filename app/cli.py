@@ -141,7 +141,9 @@ def import_store(path):
                f"{len(data['datasets'])} datasets into {get_store().location}.")
 
 
+GROUPS = (keys_cli, tenants_cli, store_cli)  # also the console command's (app/console.py)
+
+
 def init_app(app):
-    app.cli.add_command(keys_cli)
-    app.cli.add_command(tenants_cli)
-    app.cli.add_command(store_cli)
+    for group in GROUPS:
+        app.cli.add_command(group)

@@ -27,8 +27,10 @@ class ApiError(Exception):
         self.fields = fields
 
 
-def in_current_api():
-    return request.path == CURRENT_API or request.path.startswith(CURRENT_API + "/")
+def in_current_api(path=None):
+    """Whether `path` (the request's, by default) is one of the current API's."""
+    path = request.path if path is None else path
+    return path == CURRENT_API or path.startswith(CURRENT_API + "/")
 
 
 def current_error(code, message):

@@ -2,6 +2,7 @@
 parser_config: configuration, as a RAGFlow tenant's model settings are."""
 
 from app.errors import DATA_ERROR, current_error
+from app.settings import ConfigError
 
 DEFAULT_MODELS = "BAAI/bge-small-en-v1.5@Local@Builtin"
 
@@ -18,23 +19,23 @@ def well_formed(model_id):
 
 
 def check_config(config):
-    """Parse EMBEDDING_MODELS into a tuple and check the three settings, or raise ValueError
+    """Parse EMBEDDING_MODELS into a tuple and check the three settings, or raise ConfigError
     with a one-line message naming the variable."""
     models = config.setdefault("EMBEDDING_MODELS", DEFAULT_MODELS)
     if isinstance(models, str):
         models = tuple(model.strip() for model in models.split(","))
     if not models or not all(well_formed(model) for model in models):
-        raise ValueError(f"DATASET_API_EMBEDDING_MODELS must be comma-separated ids, each "
+        raise ConfigError(f"DATASET_API_EMBEDDING_MODELS must be comma-separated ids, each "
                          f"model@provider or model@instance@provider, not "
                          f"{config['EMBEDDING_MODELS']!r}")
     config["EMBEDDING_MODELS"] = tuple(models)
-    default = config.setdefault("EMBEDDING_MODEL", models[0])
+    default = config["EMBEDDING_MODEL"] = config.get("EMBEDDING_MODEL") or models[0]
     if default not in models:
-        raise ValueError(f"DATASET_API_EMBEDDING_MODEL must be one of "
+        raise ConfigError(f"DATASET_API_EMBEDDING_MODEL must be one of "
                          f"DATASET_API_EMBEDDING_MODELS ({', '.join(models)}), not {default!r}")
     llm_id = config.setdefault("LLM_ID", None)
     if llm_id is not None and not (isinstance(llm_id, str) and llm_id.strip()):
-        raise ValueError(f"DATASET_API_LLM_ID must be a model id or unset, not {llm_id!r}")
+        raise ConfigError(f"DATASET_API_LLM_ID must be a model id or unset, not {llm_id!r}")
 
 
 def check_model(model_id, config):

@@ -39,7 +39,7 @@ HEADERS = {
 }
 BEARER = ("`Authorization: Bearer <API_KEY>`; the scheme word is case-insensitive. A bare "
           "`Authorization: <API_KEY>` without the scheme word is accepted too (the legacy Python "
-          "SDK sends that). Keys are issued with `flask --app wsgi keys create`.")
+          "SDK sends that). Keys are issued with `ragflow-dataset-api keys create`.")
 DESCRIPTION = ("RAGFlow's dataset API, both of its generations over the same datasets. The "
                "current one, /api/v1/datasets (RAGFlow v0.27), answers HTTP 200 with `code`, "
                "`message` and `data`, errors included (code 101: a malformed request; 102: a "
@@ -91,6 +91,8 @@ def build(app):
     plugin = MarshmallowPlugin()
     spec = APISpec("RAGFlow legacy dataset API", version("ragflow-dataset-api"), "3.1.0",
                    plugins=[plugin], info={"description": DESCRIPTION},
+                   # Relative: the server that serves the description, behind any proxy.
+                   servers=[{"url": "/", "description": "This server"}],
                    security=[{"bearer": []}])
     plugin.converter.add_attribute_function(name_property(app.config["NAME_RULE"]))
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",

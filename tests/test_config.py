@@ -2,7 +2,8 @@
 
 import pytest
 
-from app import create_app
+from app import SETTINGS, create_app
+from app.settings import ConfigError
 from tests.conftest import Api, issue_key
 
 
@@ -31,4 +32,33 @@ def test_environment_sets_the_store_and_rules(tmp_path, monkeypatch):
 def test_bad_values_refuse_to_start(tmp_path, monkeypatch, name, value, message):
     monkeypatch.setenv(f"DATASET_API_{name}", value)
     with pytest.raises(ValueError, match=message):
+        create_app({"DB_PATH": str(tmp_path / "db.json")})
+
+
+NUMBERS = [name for name, default in SETTINGS.items() if isinstance(default, (int, float))]
+
+
+@pytest.mark.parametrize("name", NUMBERS)
+@pytest.mark.parametrize("value", ["lots", "0", "-3", "nan", "inf", "true", ""])
+def test_every_number_is_checked(tmp_path, monkeypatch, name, value):
+    monkeypatch.setenv(f"DATASET_API_{name}", value)
+    with pytest.raises(ConfigError, match=f"^DATASET_API_{name} must be a .*number above 0, "
+                                          f"not '{value}'$"):
+        create_app({"DB_PATH": str(tmp_path / "db.json")})
+
+
+@pytest.mark.parametrize("name", ["DB_PATH", "NAME_RULE", "EMBD_ID", "LANGUAGE"])
+def test_text_settings_may_not_be_empty(monkeypatch, name):
+    monkeypatch.setenv(f"DATASET_API_{name}", " ")
+    with pytest.raises(ConfigError, match=f"^DATASET_API_{name} must not be empty$"):
+        create_app()
+
+
+def test_numbers_are_read_as_their_defaults_type(tmp_path, monkeypatch):
+    monkeypatch.setenv("DATASET_API_LOCK_TIMEOUT", "2.5")
+    monkeypatch.setenv("DATASET_API_LIST_LIMIT", "7")
+    app = create_app({"DB_PATH": str(tmp_path / "db.json")})
+    assert (app.config["LOCK_TIMEOUT"], app.config["LIST_LIMIT"]) == (2.5, 7)
+    monkeypatch.setenv("DATASET_API_LIST_LIMIT", "7.5")
+    with pytest.raises(ConfigError, match="DATASET_API_LIST_LIMIT must be a whole number"):
         create_app({"DB_PATH": str(tmp_path / "db.json")})

@@ -152,7 +152,7 @@ def test_a_worker_killed_for_timing_out_leaves_the_lock_working(serve, db_path):
 
 def served(server, status, sent):
     """Worker pids the access log shows answering GET /api/v1/dataset with `status`."""
-    line = re.compile(rf"^<(\d+)> GET /api/v1/dataset {status}$", re.M)
+    line = re.compile(rf" <(\d+)> GET /api/v1/dataset {status}$", re.M)
     deadline = time.monotonic() + TIMEOUT
     while len(pids := line.findall(server.stdout())) < sent and time.monotonic() < deadline:
         time.sleep(0.02)  # a worker logs the request just after answering it

@@ -45,7 +45,7 @@ def test_invalid_description_is_caught(client):
 def test_every_route_with_all_its_methods(app, client):
     routes = {}
     for rule in app.url_map.iter_rules():
-        if rule.endpoint != "static":
+        if rule.endpoint != "static" and not rule.endpoint.startswith("docs."):  # not the API
             path = re.sub(r"<(?:\w+:)?(\w+)>", r"{\1}", rule.rule)
             # Flask answers HEAD on every GET route by itself (automatic OPTIONS is off).
             routes.setdefault(path, set()).update(rule.methods - {"HEAD", "OPTIONS"})

@@ -1,0 +1,57 @@
+"""`ragflow-dataset-api`: the command installed with the package, usable from any folder.
+
+`keys`, `tenants` and `store` are the same groups as `flask --app wsgi ...`; `serve` runs
+gunicorn with this package's settings. All of them read the same DATASET_API_* variables.
+"""
+
+import multiprocessing
+import os
+import sys
+from importlib.metadata import version
+
+import click
+from flask.cli import ScriptInfo
+
+from app import cli, create_app
+from app.settings import ConfigError, workers
+
+NAME = "ragflow-dataset-api"
+
+
+def load_app():
+    """The app, or a one-line error naming the variable that is wrong."""
+    try:
+        return create_app()
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from None
+
+
+@click.group(help="A self-hosted server for RAGFlow's dataset API: keys, store, serving.")
+@click.version_option(version(NAME), prog_name=NAME)
+def main():
+    pass
+
+
+for group in cli.GROUPS:
+    main.add_command(group)
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+              add_help_option=False)
+@click.argument("options", nargs=-1, type=click.UNPROCESSED)
+def serve(options):
+    """Serve with gunicorn; OPTIONS go to gunicorn (e.g. -b 0.0.0.0:9380 -w 4)."""
+    # gunicorn reads WEB_CONCURRENCY as it is imported, with a traceback for a bad one;
+    # the DATASET_API_* variables are checked by its on_starting hook.
+    try:
+        workers(os.environ, multiprocessing.cpu_count())
+    except ConfigError as err:
+        raise click.ClickException(str(err)) from None
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:app.serving.config",
+               *options, "app:create_app()"]
+    os.execv(sys.executable, command)  # gunicorn takes this process's place, for supervisors
+
+
+def run():
+    """The console entry point."""
+    main(obj=ScriptInfo(create_app=load_app, set_debug_flag=False))

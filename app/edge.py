@@ -1,0 +1,75 @@
+"""What every request gets at the edge: a request id, a body limit that chunked bodies obey
+too, and errors answered outside Flask (by gunicorn or nginx) in the API's envelope."""
+
+import io
+import re
+import uuid
+from http import HTTPStatus
+
+import orjson
+from flask import current_app, g, request
+from gunicorn.http.errors import ParseException
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+
+from app.errors import ARGUMENT_ERROR, EXCEPTION_ERROR, in_current_api
+
+REQUEST_ID = re.compile(r"[\w.:-]{1,128}", re.ASCII)  # what nginx's map passes on, too
+
+
+def request_id(given):
+    """The id a client or proxy gave, if it is a sane one; a new one otherwise."""
+    return given if given and REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+
+
+def error_body(path, status, message):
+    """The JSON body of an error for `path`, in the envelope of the API it belongs to."""
+    body = {"code": ARGUMENT_ERROR if status < 500 else EXCEPTION_ERROR, "message": message}
+    if path and in_current_api(path):
+        body["data"] = None
+    return orjson.dumps(body, option=orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE)
+
+
+def error_response(path, status, message, rid):
+    """A whole HTTP/1.1 error response with `error_body`, closing the connection."""
+    body = error_body(path, status, message)
+    head = (f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\nConnection: close\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+            f"X-Request-Id: {rid}\r\n\r\n")
+    return head.encode("latin-1") + body
+
+
+def start_request():
+    g.request_id = request_id(request.headers.get("X-Request-Id"))
+    hold_chunked_body()
+
+
+def hold_chunked_body():
+    """Read a chunked body here, so it meets the limit that sized bodies meet.
+
+    Werkzeug cuts a chunked body at MAX_CONTENT_LENGTH and parses what is left; a body
+    over the limit must be refused whole (413), as one with a Content-Length is.
+    """
+    if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+        return
+    limit = current_app.config["CURRENT_MAX_CONTENT_LENGTH" if in_current_api()
+                               else "MAX_CONTENT_LENGTH"]
+    environ = request.environ
+    try:
+        body = environ["wsgi.input"].read(limit + 1)
+    except ParseException:  # gunicorn decodes the chunks as they are read
+        raise BadRequest("The request's chunked body is malformed.") from None
+    if len(body) > limit:
+        raise RequestEntityTooLarge()
+    # From here on, a body of known length.
+    environ["wsgi.input"], environ["CONTENT_LENGTH"] = io.BytesIO(body), str(len(body))
+    del environ["HTTP_TRANSFER_ENCODING"]
+
+
+def finish_request(response):
+    response.headers["X-Request-Id"] = g.get("request_id") or request_id(None)
+    return response
+
+
+def init_app(app):
+    app.before_request(start_request)
+    app.after_request(finish_request)

@@ -1,0 +1,44 @@
+"""One line format for gunicorn's lines, the access lines and the app's lines:
+time, worker pid, level, client address, request id, message."""
+
+import logging
+
+from flask import g, has_request_context, request
+from gunicorn import glogging
+
+FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(client)s %(request_id)s %(message)s"
+UNKNOWN = {"client": "-", "request_id": "-"}  # lines that belong to no request
+
+
+def request_fields(record):
+    """Give a line logged while the app handles a request its client and request id."""
+    if not hasattr(record, "request_id") and has_request_context():
+        record.client = request.remote_addr or "-"
+        record.request_id = g.get("request_id", "-")
+    return True
+
+
+class Logger(glogging.Logger):
+    """gunicorn's logger, with one format for every line, and no line for a healthy probe."""
+
+    def setup(self, cfg):
+        super().setup(cfg)
+        formatter = logging.Formatter(FORMAT, self.datefmt, defaults=UNKNOWN)
+        for handler in self.error_log.handlers + self.access_log.handlers:
+            handler.setFormatter(formatter)
+            handler.addFilter(request_fields)
+        # The app's logger (Flask's, named after the package) and its modules' loggers.
+        app_log = logging.getLogger("app")
+        app_log.handlers = list(self.error_log.handlers)
+        app_log.setLevel(self.loglevel)
+        app_log.propagate = False
+
+    def access(self, resp, req, environ, request_time):
+        # A healthy /healthz answer is a probe's: nginx does not log it either.
+        if environ.get("PATH_INFO") == "/healthz" and str(resp.status).startswith("200"):
+            return
+        if not self.access_log_enabled:
+            return
+        atoms = self.atoms_wrapper_class(self.atoms(resp, req, environ, request_time))
+        self.access_log.info(self.cfg.access_log_format, atoms,
+                             extra={"client": atoms["h"], "request_id": atoms["{x-request-id}o"]})

@@ -1,0 +1,58 @@
+"""The DATASET_API_* variables and WEB_CONCURRENCY: read, and checked with a one-line message."""
+
+import os
+
+PREFIX = "DATASET_API_"
+NAME_RULES = ("strict", "legacy")
+
+
+class ConfigError(ValueError):
+    """A setting that cannot be used; the message names its variable."""
+
+
+def number(name, text, kind):
+    """`text` as a positive `kind` (int or float), or ConfigError naming `name`."""
+    what = "whole number" if kind is int else "number"
+    try:
+        value = kind(text)
+    except (TypeError, ValueError):
+        value = None
+    if value is None or isinstance(value, bool) or not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a {what} above 0, not {text!r}")
+    return value
+
+
+def from_environment(defaults, environ=os.environ):
+    """The settings of `defaults` that DATASET_API_* variables give, each of its default's type."""
+    values = {}
+    for key, default in defaults.items():
+        name, text = PREFIX + key, environ.get(PREFIX + key)
+        if text is None:
+            continue
+        if isinstance(default, (int, float)):
+            values[key] = number(name, text, type(default))
+        elif default is None:  # optional: empty means unset
+            values[key] = text or None
+        elif not text.strip():
+            raise ConfigError(f"{name} must not be empty")
+        else:
+            values[key] = text
+    return values
+
+
+def check(config):
+    """Raise ConfigError for a value the app cannot run with, however it was given."""
+    if config["NAME_RULE"] not in NAME_RULES:
+        raise ConfigError(f"{PREFIX}NAME_RULE must be one of {', '.join(NAME_RULES)}, "
+                          f"not {config['NAME_RULE']!r}")
+    for name in ("MAX_CONTENT_LENGTH", "CURRENT_MAX_CONTENT_LENGTH"):
+        limit = config[name]
+        if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
+            raise ConfigError(f"{PREFIX}{name} must be a positive number of bytes, "
+                              f"not {limit!r}")
+
+
+def workers(environ, default):
+    """gunicorn's worker count: WEB_CONCURRENCY, or `default`."""
+    text = environ.get("WEB_CONCURRENCY")
+    return default if text is None else number("WEB_CONCURRENCY", text, int)

@@ -1,0 +1,104 @@
+"""`ragflow-dataset-api`, the command installed with the package, run from outside the
+repository; and one-line messages for bad settings, in every command that reads them."""
+
+import os
+import subprocess
+import time
+
+import pytest
+import requests
+
+from tests.live import BIN, ROOT, TIMEOUT, environment, free_port
+
+COMMAND = str(BIN / "ragflow-dataset-api")
+
+
+def run(cwd, *args, **settings):
+    """Run the console command in `cwd`, with only the settings given; the finished process."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("DATASET_API_") and k != "WEB_CONCURRENCY"}
+    return subprocess.run([COMMAND, *args], cwd=cwd, env={**env, **settings},
+                          capture_output=True, text=True, timeout=TIMEOUT)
+
+
+def test_version(tmp_path):
+    result = run(tmp_path, "--version")
+    assert result.returncode == 0 and result.stdout == "ragflow-dataset-api, version 0.1.0\n"
+
+
+def test_keys_from_any_folder_use_the_store_there(tmp_path):
+    created = run(tmp_path, "keys", "create", "--name", "laptop")
+    assert created.returncode == 0, created.stderr
+    assert (tmp_path / "data" / "db.json").exists()  # the default, from the working folder
+    listed = run(tmp_path, "keys", "list")
+    assert "laptop" in listed.stdout and created.stdout.splitlines()[-1] not in listed.stdout
+
+
+def test_serve_from_any_folder(tmp_path):
+    """gunicorn with the package's settings: its JSON worker, and no control socket that a
+    second server under the same user would share."""
+    store, home = tmp_path / "elsewhere" / "db.json", tmp_path / "home"
+    key = run(tmp_path, "keys", "create", DATASET_API_DB_PATH=str(store)).stdout.splitlines()[-1]
+    url = f"http://127.0.0.1:{free_port()}"
+    env = {k: v for k, v in environment(store).items() if k != "XDG_RUNTIME_DIR"}
+    server = subprocess.Popen([COMMAND, "serve", "-b", url[7:], "-w", "1"], cwd=tmp_path,
+                              env={**env, "HOME": str(home)}, stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                answer = requests.post(f"{url}/api/v1/dataset", json={"name": "kb"},
+                                       headers={"Authorization": f"Bearer {key}"}, timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.05)
+        assert answer.status_code == 200 and answer.json()["data"]["dataset_name"] == "kb"
+    finally:
+        server.terminate()
+        try:
+            output = server.communicate(timeout=TIMEOUT)[0]
+        finally:
+            server.kill()
+            server.wait(TIMEOUT)
+    assert "Using worker: app.serving.worker.JsonWorker" in output
+    assert not (home / ".gunicorn").exists()
+
+
+BAD = [  # (variable, value, the one line that says why)
+    ("DATASET_API_NAME_RULE", "loose",
+     "DATASET_API_NAME_RULE must be one of strict, legacy, not 'loose'"),
+    ("DATASET_API_LIST_LIMIT", "lots", "DATASET_API_LIST_LIMIT must be a whole number above 0, "
+                                       "not 'lots'"),
+    ("DATASET_API_LOCK_TIMEOUT", "-1", "DATASET_API_LOCK_TIMEOUT must be a number above 0, "
+                                       "not '-1'"),
+    ("DATASET_API_MAX_CONTENT_LENGTH", "0", "DATASET_API_MAX_CONTENT_LENGTH must be a whole "
+                                            "number above 0, not '0'"),
+    ("DATASET_API_DB_PATH", " ", "DATASET_API_DB_PATH must not be empty"),
+]
+
+
+@pytest.mark.parametrize("variable, value, message", BAD)
+def test_a_bad_setting_is_one_line_in_the_console_command(tmp_path, variable, value, message):
+    result = run(tmp_path, "keys", "list", **{variable: value})
+    assert (result.returncode, result.stdout, result.stderr) == (1, "", f"Error: {message}\n")
+
+
+@pytest.mark.parametrize("variable, value, message", BAD[:2])
+def test_a_bad_setting_is_one_line_in_the_flask_cli(tmp_path, variable, value, message):
+    env = {**environment(tmp_path / "db.json"), variable: value}
+    result = subprocess.run([BIN / "flask", "--app", "wsgi", "keys", "list"], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=TIMEOUT)
+    assert (result.returncode, result.stderr) == (1, f"Error: {message}\n")
+
+
+@pytest.mark.parametrize("variable, value, message", BAD[:2] + [
+    ("WEB_CONCURRENCY", "two", "WEB_CONCURRENCY must be a whole number above 0, not 'two'"),
+    ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY must be a whole number above 0, not '0'"),
+])
+def test_serve_refuses_a_bad_setting_in_one_line(tmp_path, variable, value, message):
+    result = run(tmp_path, "serve", "-b", f"127.0.0.1:{free_port()}", **{variable: value})
+    assert result.returncode != 0
+    reasons = [line for line in result.stderr.splitlines() if "Traceback" in line
+               or message in line]
+    assert len(reasons) == 1 and message in reasons[0], result.stderr
