@@ -189,8 +189,7 @@ def current_paths(spec):
         "The API key is missing, malformed, unknown or revoked (RAGFlow's body).",
         current.Unauthorized))
     spec.components.response("CurrentServerError", json_body(
-        "An unexpected error, or an unreadable store; the server log says why.",
-        {"allOf": [schemas.Envelope, {"properties": {"code": {"enum": [100]}}}]}))
+        "An unexpected error, or an unreadable store; the server log says why.", current.Fault))
 
     def operation(summary, operation_id, answer, description, **more):
         return {"summary": summary, "operationId": operation_id, **more,

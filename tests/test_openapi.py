@@ -161,6 +161,52 @@ def test_wrong_answers_do_not_conform(api, client, change):
     assert not operation.is_valid_response(response)
 
 
+CURRENT_ANSWERS = {  # the current API's answers, as (method, path, status, how to get it)
+    "created": ("POST", DATASETS, 200, lambda c: c.create("kb", chunk_method="qa")),
+    "refused": ("POST", DATASETS, 200, lambda c: c.create("")),
+    "not json": ("POST", DATASETS, 200, lambda c: c.client.post(
+        DATASETS, data="kb", headers=c.headers)),
+    "listed": ("GET", DATASETS, 200, lambda c: [c.made("kb"), c.list()][1]),
+    "with counts": ("GET", DATASETS, 200, lambda c: [c.made("kb"), c.list(
+        include_parsing_status="true")][1]),
+    "filter unmatched": ("GET", DATASETS, 200, lambda c: c.list(name="nope")),
+    "no key": ("GET", DATASETS, 401, lambda c: c.client.get(DATASETS)),
+    "store unreadable": ("GET", DATASETS, 500, lambda c: [damage(c), c.list()][1]),
+    "deleted": ("DELETE", DATASETS, 200, lambda c: c.delete(ids=[c.made("kb")["id"]])),
+    "delete refused": ("DELETE", DATASETS, 200, lambda c: c.delete(ids=["0" * 32])),
+    "got": ("GET", A_DATASET, 200, lambda c: c.get(c.made("kb")["id"])),
+    "not found": ("GET", A_DATASET, 200, lambda c: c.get("0" * 32)),
+    "updated": ("PUT", A_DATASET, 200, lambda c: c.update(c.made("kb")["id"], pagerank=3)),
+    "name taken": ("PUT", A_DATASET, 200, lambda c: c.update(
+        [c.made("a"), c.made("b")][1]["id"], name="A")),
+}
+
+
+@pytest.mark.parametrize("answer", CURRENT_ANSWERS)
+def test_current_answers_conform(current, client, answer):
+    method, path, status, request = CURRENT_ANSWERS[answer]
+    operation = schemathesis.openapi.from_dict(description(client))[path][method]
+    response = request(current)
+    assert response.status_code == status
+    operation.validate_response(response)
+
+
+def test_current_records_have_exactly_the_described_fields(current, client):
+    record = current.made("kb")
+    schema = description(client)["components"]["schemas"]["CurrentDataset"]
+    assert set(schema["required"]) == set(record) and len(record) == 22
+    assert set(schema["properties"]) - set(record) == {
+        "unstart_count", "running_count", "cancel_count", "done_count", "fail_count"}
+    assert schema["additionalProperties"] is False
+
+
+def test_legacy_operations_are_deprecated(client):
+    for path, item in description(client)["paths"].items():
+        for method in item.keys() & METHODS:
+            deprecated = item[method].get("deprecated", False)
+            assert deprecated == (path in (DATASET, ONE_DATASET)), (path, method)
+
+
 def test_built_once_per_app_on_first_use(app, client):
     assert "openapi" not in app.extensions
     first = description(client)

@@ -177,6 +177,14 @@ class DeleteAnswer(Answer):
     data = fields.Nested(DeleteCount, required=True, allow_none=True)
 
 
+class Fault(StrictSchema):
+    """A server fault (HTTP 500, or 503 when the store is busy)."""
+
+    code = fields.Integer(required=True, validate=validate.OneOf((100,)))
+    message = fields.String(required=True)
+    data = fields.Raw(required=True, metadata={"type": "null"})
+
+
 class Unauthorized(StrictSchema):
     """RAGFlow's 401 body, exactly."""
 
