@@ -4,6 +4,7 @@ straight to gunicorn; the logs name the real client and the request id."""
 
 import json
 import socket
+import time
 
 import pytest
 
@@ -197,3 +198,23 @@ def test_app_lines_share_the_format(nginx, gunicorn, key, db_path):
     status, _, _ = exchange(("127.0.0.1", nginx.port), raw, source="127.0.0.2")
     assert status == 500
     wait_for(rf"\[ERROR\] 127\.0\.0\.2 broken-1 .*{db_path}", gunicorn.stderr)
+
+
+def test_a_key_over_its_rate_gets_429_in_json_while_another_key_is_served(nginx, db_path, key):
+    """One key floods: past its burst, nginx answers 429 in the envelope, with Retry-After,
+    before any worker; another key is served meanwhile, and the flood's key again after."""
+    other = issue_key(db_path)
+    address = ("127.0.0.1", nginx.port)
+    flood = [exchange(address, request("/api/v1/datasets", [auth(key)])) for _ in range(80)]
+    statuses = [status for status, _, _ in flood]
+    assert statuses[:40] == [200] * 40 and 429 in statuses[40:]
+    limited = next(answer for answer in flood if answer[0] == 429)
+    document = assert_envelope(limited, 429, CURRENT)
+    assert "retry" in document["message"] and limited[1]["retry-after"] == "1"
+    legacy = [exchange(address, request("/api/v1/dataset", [("Authorization", key)]))
+              for _ in range(5)]
+    assert_envelope(legacy[-1], 429)  # the bare form of the same key shares its limit
+    assert exchange(address, request("/api/v1/datasets", [auth(other)]))[0] == 200
+    assert exchange(address, request("/healthz"))[0] == 200
+    time.sleep(1.5)
+    assert exchange(address, request("/api/v1/datasets", [auth(key)]))[0] == 200
