@@ -72,18 +72,25 @@ def test_a_key_from_the_cli_acts_on_both_hosts_at_once(hosts, database, tmp_path
         assert server.request("GET", "/api/v1/dataset", old).status_code == 200
 
 
-def test_a_host_killed_mid_burst_loses_no_acknowledged_write(hosts, database, tmp_path):
-    key = issue_key(tmp_path / "unused.json", database_url=database)
-    one, two = hosts(), hosts()
-    threads, log, stop = bursts(one, key, 0)
+def crash_mid_burst(server, key, crash, retry=False):
+    """Bursts of creates and deletes on `server`, `crash()` once 40 creates are answered;
+    the bursts' log."""
+    threads, log, stop = bursts(server, key, 0, retry=retry)
     deadline = time.monotonic() + TIMEOUT
     while len(log["created"]) < 40 and time.monotonic() < deadline:
         time.sleep(0.01)
-    one.kill()
+    crash()
     stop.set()
     for thread in threads:
         thread.join(TIMEOUT)
     assert len(log["created"]) >= 40
+    return log
+
+
+def test_a_host_killed_mid_burst_loses_no_acknowledged_write(hosts, database, tmp_path):
+    key = issue_key(tmp_path / "unused.json", database_url=database)
+    one, two = hosts(), hosts()
+    log = crash_mid_burst(one, key, one.kill)
     check_bursts(listing(two, key), {}, log)
 
 
@@ -94,14 +101,7 @@ def test_postgresql_killed_mid_burst_answers_json_and_recovers(hosts, database, 
     every acknowledged create and none of the acknowledged deletes."""
     key = issue_key(tmp_path / "unused.json", database_url=database)
     server = hosts()
-    threads, log, stop = bursts(server, key, 0, retry=True)
-    deadline = time.monotonic() + TIMEOUT
-    while len(log["created"]) < 40 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    postgres.kill()
-    stop.set()
-    for thread in threads:
-        thread.join(TIMEOUT)
+    log = crash_mid_burst(server, key, postgres.kill, retry=True)
     outage = []
     for _ in range(6):
         started = time.monotonic()
