@@ -59,6 +59,7 @@ def created(dataset_id, name):
 
 
 def current(data, total=None):
-    """A success of the current API, as RAGFlow answers it (a list adds `total_datasets`)."""
-    return {"code": 0, "data": data} if total is None else {"code": 0, "data": data,
-                                                            "total_datasets": total}
+    """A success of the current API, as the contract has it: `code`, `message` and `data`
+    (a list adds `total_datasets`)."""
+    answer = {"code": 0, "message": "success", "data": data}
+    return answer if total is None else {**answer, "total_datasets": total}
