@@ -16,11 +16,11 @@ SETTINGS = settings(max_examples=100, deadline=None, derandomize=True, database=
 RULES = ("strict", "legacy")
 
 
-def described(config, name_rule):
+def described(config, name_rule, checks=CHECKS):
     """The app under `name_rule`, as schemathesis loads it from /api/v1/openapi.json."""
     app = create_app({**config, "NAME_RULE": name_rule})
     key = issue_key(app.test_cli_runner())
-    checks = {"enabled": False, **{name: {"enabled": True} for name in CHECKS}}
+    checks = {"enabled": False, **{name: {"enabled": True} for name in checks}}
     # The key goes through the description's own security scheme: given as a plain header,
     # schemathesis takes it for generated auth on operations with header parameters.
     options = schemathesis.Config.from_dict(
@@ -44,13 +44,21 @@ def test_every_operation(config, name_rule, mode):
 @pytest.mark.parametrize("name_rule", RULES)
 def test_linked_operations(config, name_rule):
     """Create, list and delete in the chains the description's links allow, each scenario
-    on an empty store, so that replaying one gives the same answers."""
-    schema = described(config, name_rule)
-    store = schema.app.extensions["store"]
+    as a new tenant, so that replaying one gives the same answers (its datasets and its
+    Idempotency-Keys are its own)."""
+    # Not use_after_free: it reads a deleted dataset through the current API, which answers
+    # a missing one with HTTP 200 and code 102, as RAGFlow does (tests/test_both_apis.py
+    # checks that a deleted dataset is gone from both APIs). Not ignored_auth: each scenario
+    # sends its own tenant's key (test_every_operation checks auth on every operation).
+    schema = described(config, name_rule,
+                       [c for c in CHECKS if c not in ("use_after_free", "ignored_auth")])
+    runner = schema.app.test_cli_runner()
 
     class Scenario(schema.as_state_machine()):
         def setup(self):
-            for tenant in store.list_tenants():
-                store.delete_datasets(tenant["id"])
+            self.headers = {"Authorization": f"Bearer {issue_key(runner)}"}
+
+        def get_call_kwargs(self, case):
+            return {"headers": self.headers}
 
     Scenario.run(settings=settings(SETTINGS, max_examples=20, stateful_step_count=10))
