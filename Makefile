@@ -1,7 +1,7 @@
 VENV ?= .venv
 PY = $(VENV)/bin/python
 
-.PHONY: serve test bench bench-quick clean
+.PHONY: serve test bench bench-quick soak soak-quick clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	python3 -m venv $(VENV)
@@ -23,6 +23,13 @@ bench: $(VENV)/.installed
 
 bench-quick: $(VENV)/.installed
 	$(PY) bench/run.py --quick $(BENCH_ARGS)
+
+# A hostile mix beside a well-behaved tenant, through the shipped nginx (apt-get install nginx)
+soak: $(VENV)/.installed
+	$(PY) bench/soak.py --markdown docs/soak.md $(SOAK_ARGS)
+
+soak-quick: $(VENV)/.installed
+	$(PY) bench/soak.py --quick $(SOAK_ARGS)
 
 clean:
 	rm -rf $(VENV) *.egg-info
