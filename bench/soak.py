@@ -39,9 +39,6 @@ def parse_args():
     add("--seconds", type=int, default=60, help="seconds of each phase (60)")
     add("--hostile", type=int, default=20000, help="the hostile tenant's datasets (20000)")
     add("--good", type=int, default=300, help="the well-behaved tenant's datasets (300)")
-    add("--limit-conn", type=int, metavar="N",
-        help="an experiment, not deploy/nginx.conf: at most N large legacy lists (count=-1 or "
-             "1,000 and more) at once per key")
     add("--quick", action="store_true", help="phases of 12 seconds: about 30 seconds in all")
     add("--markdown", metavar="PATH", help="also write the results as Markdown (make soak: "
                                            "docs/soak.md)")
@@ -136,20 +133,6 @@ def under_attack(port, keys, args):
     return good, got
 
 
-def nginx_changes(args):
-    """The changes --limit-conn makes to the copy of deploy/nginx.conf: a list of up to
-    10,000 datasets holds a worker for most of a second, where a first page takes a few ms."""
-    if not args.limit_conn:
-        return ()
-    zone = "limit_req_zone $dataset_api_key zone=dataset_api_keys:10m rate=20r/s;"
-    large = ('map "$uri:$arg_count" $dataset_api_large_list {\n'
-             '    "~^/api/v1/dataset:(-1|[0-9]{4,})$" $dataset_api_key;\n    default "";\n}\n'
-             'limit_conn_zone $dataset_api_large_list zone=dataset_api_busy:10m;')
-    return [(zone, f"{zone}\n{large}"),
-            ("limit_req_status 429;", f"limit_req_status 429;\nlimit_conn_status 429;\n"
-                                      f"limit_conn dataset_api_busy {args.limit_conn};")]
-
-
 def wait_healthy(server):
     """Server.ready, after a first /healthz that may take over its 1 s: the workers of a big
     store read it first."""
@@ -174,10 +157,7 @@ def report(args, facts, alone, attacked, streams, ratio, verdict):
              f"{args.seconds} s alone, then {args.seconds} s beside the hostile mix; engine "
              f"{args.engine}; a hostile tenant of {args.hostile:,} datasets, a well-behaved one "
              f"of {args.good:,}; gunicorn with 4 sync workers behind deploy/nginx.conf, all on "
-             f"127.0.0.1.", *([] if not args.limit_conn else [
-                 "", f"**An experiment**: the copy of deploy/nginx.conf also had `limit_conn "
-                     f"{args.limit_conn}` per key on legacy lists of count=-1 or 1,000 and "
-                     f"more (not shipped)."]), "", "| machine | |", "|---|---|",
+             f"127.0.0.1.", "", "| machine | |", "|---|---|",
              *(f"| {name} | {value} |" for name, value in facts), "",
              "## The well-behaved tenant", "",
              f"{GOOD_THREADS} threads, a request every {GOOD_INTERVAL} s each (first pages of "
@@ -217,7 +197,7 @@ def main():
         keys = fill(tmp, args, database_url)
         server = Server(tmp / "db.json", tmp, database_url=database_url).start()
         wait_healthy(server)
-        nginx = Nginx(tmp / "nginx", server.url.rsplit(":", 1)[1], *nginx_changes(args))
+        nginx = Nginx(tmp / "nginx", server.url.rsplit(":", 1)[1])
         # The test harness's nginx allows 64 connections; the soak's hundred-odd sockets,
         # each proxied, need more (Debian's own nginx.conf has 768).
         conf = nginx.folder / "nginx.conf"

@@ -265,12 +265,14 @@ def test_workers_killed_one_by_one_mid_burst_lose_nothing_and_repeat_nothing(ser
     server = serve()
     threads, log, stop = bursts(server, key, 0, retry=True)
     kills = 0
-    deadline = time.monotonic() + TIMEOUT
+    deadline = time.monotonic() + 3 * TIMEOUT
     while kills < 30 and time.monotonic() < deadline:
         time.sleep(random.uniform(0.02, 0.1))
         with suppress(IndexError, ProcessLookupError):  # all being respawned; one just gone
             os.kill(random.choice(workers(server)), signal.SIGKILL)
             kills += 1
+    while len(log["created"]) < 100 and time.monotonic() < deadline:  # a loaded machine
+        time.sleep(0.05)
     stop.set()
     for thread in threads:
         thread.join(TIMEOUT)
