@@ -17,7 +17,7 @@ from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, S
                        StoreError, rules)
 from app.store.jsonfile import files, layout
 from app.store.jsonfile.engine import Engine
-from app.store.jsonfile.layout import IDEMPOTENCY, KEYS, TENANTS, shown, tenant_table
+from app.store.jsonfile.layout import IDEMPOTENCY, KEYS, TENANTS, ordered, shown, tenant_table
 
 
 class JsonStore(Store):
@@ -68,7 +68,7 @@ class JsonStore(Store):
         return None if key is None else dict(key)
 
     def list_keys(self):
-        return self._read(lambda state: ordered(state.table(KEYS)))
+        return self._read(lambda state: [dict(key) for key in ordered(state.table(KEYS))])
 
     def revoke_key(self, key_id):
         def op(state):
@@ -232,7 +232,3 @@ def expired(state):
     return [("del", IDEMPOTENCY, doc_id) for doc_id, entry in state.table(IDEMPOTENCY).items()
             if entry["created"] < oldest]
 
-
-def ordered(table):
-    """The records of a table, copied, in creation order."""
-    return [dict(table[doc_id]) for doc_id in sorted(table, key=int)]

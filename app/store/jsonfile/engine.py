@@ -42,7 +42,6 @@ class Engine:
         self.mutex = threading.Lock()  # threads of one process share its state
         self._pid = self._state = self._journal = None
         self._version = self._last = None  # the last line (or checkpoint) applied
-        self._file_size = 0
         self._file_id = None  # identity of the file as this process last read or wrote it
         self._stale = False  # the journal is one the file has folded in already
         self._locked = False
@@ -165,7 +164,6 @@ class Engine:
             raise files.error(self.path, "cannot read", err) from err
         finally:
             os.close(fd)
-        self._file_size = len(data)
         try:
             tables = orjson.loads(data)
         except orjson.JSONDecodeError as err:
@@ -181,7 +179,6 @@ class Engine:
         format."""
         if os.path.exists(self.journal_path):
             return
-        files.make_folder(self.folder)
         if os.path.exists(self.path):
             try:
                 meta = self._read_file()[layout.META]["1"]
@@ -210,7 +207,7 @@ class Engine:
             result, changes = op(state)
             if changes:
                 self._append(changes)
-                if journal.offset > max(self.journal_limit, self._file_size):
+                if journal.offset > max(self.journal_limit, self._file_id[1]):  # its size
                     try:
                         expired = self.expired(state)
                         if expired:
@@ -239,12 +236,10 @@ class Engine:
     def checkpoint(self):
         """Under the lock: fold the journal into the file, and start a new journal."""
         meta = new_meta(self._version, self._last)
-        tables = {layout.META: {"1": meta}, **self._state.tables}
-        data = layout.serialise(tables)
-        files.write_atomic(self.path, data)
+        files.write_atomic(self.path, layout.serialise({layout.META: {"1": meta},
+                                                        **self._state.tables}))
         self._file_id = identity(stat(self.path))
         files.write_atomic(self.journal_path, header(meta))
-        self._file_size = len(data)
         journal = Journal.open(self.journal_path)
         self._journal.close()
         self._journal, self._last, self._stale = journal, meta["id"], False
@@ -257,9 +252,7 @@ class Engine:
 
     def close(self):
         with self.mutex:
-            if self._journal is not None and self._pid == os.getpid():
-                self._journal.close()
-            self._state = self._journal = None
+            self.close_state()
 
 
 def stat(path):

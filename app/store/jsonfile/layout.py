@@ -110,10 +110,13 @@ def shown(stored, tenant):
     return {**stored, "tenant_id": tenant, "created_by": tenant}
 
 
+def ordered(table):
+    """The records of a table in creation order: by doc id."""
+    return [table[doc_id] for doc_id in sorted(table, key=int)]
+
+
 def from_tables(tables):
     """The export of `tables`: each list in creation order."""
-    def ordered(table):
-        return [table[i] for i in sorted(table, key=int)]
     datasets = []
     for tenant in ordered(tables.get(TENANTS, {})):
         datasets += [shown(d, tenant["id"])
