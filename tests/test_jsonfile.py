@@ -21,6 +21,11 @@ def config(tmp_path):
     return {"TESTING": True, "DB_PATH": str(tmp_path / "db.json")}
 
 
+def json_app(tmp_path, **settings):
+    """The app on the JSON store in `tmp_path`, with `settings` over the test ones."""
+    return create_app({"TESTING": True, "DB_PATH": str(tmp_path / "db.json"), **settings})
+
+
 def names(api):
     return api.names(orderby="name", desc="false")
 
@@ -56,20 +61,17 @@ def test_tinydb_reads_every_record_after_a_compaction(api, other, app, tmp_path)
 
 
 def test_the_journal_is_folded_in_once_it_outgrows_the_file(tmp_path):
-    app = create_app({"TESTING": True, "DB_PATH": str(tmp_path / "db.json"),
-                      "JOURNAL_LIMIT": 2000})
+    app = json_app(tmp_path, JOURNAL_LIMIT=2000)
     api = Api(app.test_client(), issue_key(app.test_cli_runner()))
     for n in range(30):
         assert api.create(f"kb{n}").status_code == 200
     assert (tmp_path / "db.json.wal").stat().st_size < 4000  # folded, and begun again
-    fresh = Api(create_app({"TESTING": True, "DB_PATH": str(tmp_path / "db.json")})
-                .test_client(), api.headers["Authorization"].split()[1])
+    fresh = Api(json_app(tmp_path).test_client(), api.headers["Authorization"].split()[1])
     assert sorted(fresh.names()) == sorted(f"kb{n}" for n in range(30))
 
 
 def test_processes_follow_each_others_commits_and_checkpoints(tmp_path):
-    apps = [create_app({"TESTING": True, "DB_PATH": str(tmp_path / "db.json"),
-                        "JOURNAL_LIMIT": 1500}) for _ in range(3)]
+    apps = [json_app(tmp_path, JOURNAL_LIMIT=1500) for _ in range(3)]
     key = issue_key(apps[0].test_cli_runner())
     apis = [Api(app.test_client(), key) for app in apps]
     for n in range(40):
@@ -115,8 +117,7 @@ def test_a_failed_commit_answers_500_and_leaves_no_trace(api, tmp_path, monkeypa
 
 @pytest.mark.parametrize("step", ["fsync", "rename"])  # a commit needs neither: a checkpoint does
 def test_a_failed_checkpoint_keeps_the_commit_and_the_file(tmp_path, monkeypatch, caplog, step):
-    app = create_app({"TESTING": True, "DB_PATH": str(tmp_path / "db.json"),
-                      "JOURNAL_LIMIT": 1})
+    app = json_app(tmp_path, JOURNAL_LIMIT=1)
     api = Api(app.test_client(), issue_key(app.test_cli_runner()))
     file = (tmp_path / "db.json").read_bytes()
     with monkeypatch.context() as patch:
@@ -161,7 +162,7 @@ def test_a_journal_of_another_file_is_refused(api, tmp_path, runner):
     assert runner.invoke(args=["store", "export", str(export)]).exit_code == 0
     assert api.create("b").status_code == 200
     os.replace(export, tmp_path / "db.json")
-    fresh = create_app({"TESTING": True, "DB_PATH": str(tmp_path / "db.json")})
+    fresh = json_app(tmp_path)
     result = fresh.test_cli_runner().invoke(args=["store", "check"])
     assert result.exit_code == 1 and "move the journal aside" in result.output
     os.remove(tmp_path / "db.json.wal")
@@ -176,8 +177,7 @@ def test_a_store_of_the_first_format_is_upgraded(tmp_path):
            f"tenant:{tenant}": {"1": {"id": "1" * 32, "name": "kb", "create_time": 5,
                                       "update_time": 6}}}
     (tmp_path / "db.json").write_text(json.dumps(old))
-    store = create_app({"TESTING": True, "DB_PATH": str(tmp_path / "db.json"),
-                        "EMBD_ID": "BAAI/bge-m3"}).extensions["store"]
+    store = json_app(tmp_path, EMBD_ID="BAAI/bge-m3").extensions["store"]
     assert store.list_keys() == [key]
     [dataset], total = store.list_datasets(tenant)
     assert total == 1 and dataset == {
@@ -228,7 +228,7 @@ def test_a_store_of_another_user_is_refused_naming_its_owner(api, tmp_path):
     for path in tmp_path.iterdir():
         os.chown(path, 65534, 65534)  # nobody's, as a service account's would be
     found = contents(tmp_path)
-    fresh = create_app({"TESTING": True, "DB_PATH": str(tmp_path / "db.json")})
+    fresh = json_app(tmp_path)
     result = fresh.test_cli_runner().invoke(args=["keys", "create"])
     assert result.exit_code == 1 and "belongs to user nobody" in result.output
     assert contents(tmp_path) == found
@@ -245,8 +245,7 @@ def test_a_pipe_or_a_link_in_place_of_the_journal_is_refused_without_waiting(
         os.mkfifo(journal)
     else:
         journal.symlink_to(tmp_path / "elsewhere")
-    fresh = Api(create_app({"TESTING": True, "DB_PATH": str(tmp_path / "db.json")})
-                .test_client(), api.headers["Authorization"].split()[1])
+    fresh = Api(json_app(tmp_path).test_client(), api.headers["Authorization"].split()[1])
     assert fresh.list().status_code == 500
     assert api.create("b").status_code == 500
 
@@ -268,8 +267,7 @@ def test_the_folder_made_for_the_store_is_its_owners_alone(tmp_path):
 
 
 def test_idempotency_keys_are_forgotten_after_a_day_at_a_checkpoint(tmp_path):
-    app = create_app({"TESTING": True, "DB_PATH": str(tmp_path / "db.json"),
-                      "JOURNAL_LIMIT": 1})  # a checkpoint after every commit
+    app = json_app(tmp_path, JOURNAL_LIMIT=1)  # a checkpoint after every commit
     store, tenant = app.extensions["store"], "ef" * 16
     now = time.time_ns() // 1_000_000
     fresh = store.create_dataset(tenant, {"name": "a"}, now, idempotency=("k1", "f"))
@@ -283,8 +281,7 @@ def test_idempotency_keys_are_forgotten_after_a_day_at_a_checkpoint(tmp_path):
 
 def test_replaced_journals_are_let_go_of(tmp_path):
     """Processes keep no deleted journal open past their next request: no disk held."""
-    apps = [create_app({"TESTING": True, "DB_PATH": str(tmp_path / "db.json"),
-                        "JOURNAL_LIMIT": 1}) for _ in range(3)]
+    apps = [json_app(tmp_path, JOURNAL_LIMIT=1) for _ in range(3)]
     key = issue_key(apps[0].test_cli_runner())
     apis = [Api(app.test_client(), key) for app in apps]
     for n in range(60):
