@@ -243,7 +243,8 @@ class PostgresStore(Store):
 
     def delete_datasets(self, tenant, ids=None):
         with self._transaction() as conn:
-            self._lock_tenant(conn, tenant, 0)
+            # The tenant's row, if it has one (a tenant without one has no datasets).
+            conn.execute("SELECT 1 FROM tenants WHERE id = %s FOR UPDATE", (tenant,))
             if ids is None:
                 rows = conn.execute(f"DELETE FROM datasets WHERE tenant_id = %s"
                                     f" RETURNING seq, {DATASET_COLUMNS}", (tenant,)).fetchall()
