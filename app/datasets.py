@@ -53,8 +53,10 @@ def load(schema, data):
     return loaded
 
 
-def success(schema, data, **fields):
-    return schema.dump({"code": SUCCESS, "message": "success", "data": data, **fields})
+def success(data, **fields):
+    """The answer of a success: its shape is current.DatasetAnswer's, ListAnswer's or
+    DeleteAnswer's (their data rendered by current.rendered)."""
+    return {"code": SUCCESS, "message": "success", "data": data, **fields}
 
 
 def no_access(what):
@@ -74,7 +76,7 @@ def create_dataset():
     except LimitReached as err:
         raise current_error(DATA_ERROR, f"This tenant has reached its limit of {err.limit} "
                                         f"datasets; delete some to make more.") from None
-    return success(current.dataset_answer, record)
+    return success(current.rendered(record))
 
 
 @bp.get("")
@@ -90,7 +92,7 @@ def list_datasets():
             raise no_access(query[kind])
     if query["include_parsing_status"]:
         records = [{**record, **dict.fromkeys(current.PARSING_COUNTS, 0)} for record in records]
-    return success(current.list_answer, records, total_datasets=total)
+    return success(list(map(current.rendered, records)), total_datasets=total)
 
 
 @bp.get("/<dataset_id>")
@@ -98,7 +100,7 @@ def get_dataset(dataset_id):
     record = get_store().get_dataset(g.tenant_id, dataset_id)
     if record is None:
         raise no_access(dataset_id)
-    return success(current.dataset_answer, record)
+    return success(current.rendered(record))
 
 
 @bp.put("/<dataset_id>")
@@ -118,7 +120,7 @@ def update_dataset(dataset_id):
         raise current_error(DATA_ERROR, f"Dataset name '{err.name}' already exists") from None
     if record is None:  # deleted meanwhile
         raise no_access(dataset_id)
-    return success(current.dataset_answer, record)
+    return success(current.rendered(record))
 
 
 @bp.delete("")
@@ -126,13 +128,13 @@ def delete_datasets():
     sent = load(current.delete_schema, json_object())
     ids = sent.get("ids")
     if not ids and not sent.get("delete_all"):
-        return success(current.delete_answer, {"success_count": 0})
+        return success({"success_count": 0})
     try:
         deleted = get_store().delete_datasets(g.tenant_id, ids or None)
     except NotFound as err:
         raise current_error(DATA_ERROR, f"User '{g.tenant_id}' lacks permission for datasets: "
                                          f"'{', '.join(err.ids)}'") from None
-    return success(current.delete_answer, {"success_count": len(deleted)})
+    return success({"success_count": len(deleted)})
 
 
 def init_app(app):

@@ -6,8 +6,8 @@ from flask import Blueprint, current_app, g, request
 from app import auth, openapi
 from app.errors import ARGUMENT_ERROR, DATA_ERROR, SUCCESS, ApiError
 from app.idempotency import idempotency, mismatch_message
-from app.schemas.legacy import (created_schema, create_schema, dataset_schema, deleted_schema,
-                                list_query_schema)
+from app.schemas.legacy import (created_schema, create_schema, deleted_schema, list_query_schema,
+                                rendered)
 from app.store import IdempotencyMismatch, LimitReached, NotFound, StoreError, get_store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -57,10 +57,10 @@ def list_datasets():
         raise ApiError(400, ARGUMENT_ERROR, f"A list answers at most {most} datasets and this "
                                             f"one would answer more; page with offset and "
                                             f"count (count={most} or less).")
-    records = dataset_schema.dump(records, many=True)
     # Legacy quirk, kept on purpose: the document answers a successful list with
     # code 102 (DATA_ERROR), and existing clients check for it.
-    return {"code": DATA_ERROR, "data": records, "message": "attempt to list datasets"}
+    return {"code": DATA_ERROR, "data": list(map(rendered, records)),
+            "message": "attempt to list datasets"}
 
 
 @bp.delete("/dataset/<dataset_id>")

@@ -10,8 +10,8 @@ from app import models
 from app.schemas.parser_config import (CHUNK_METHODS, METHOD_DEFAULTS, PARSER_CONFIG_DEFAULTS,
                                        ParserConfig, deep_merge)
 from app.schemas.fields import (
-    Bool, Choice, DatasetFields, Int, ListOf, Model, Str, StrictSchema, UUIDHex, at_least,
-    at_most, max_length, min_length, uuid_hex)
+    Bool, Choice, DatasetFields, Int, ListOf, Model, Rendered, Str, StrictSchema, UUIDHex,
+    at_least, at_most, max_length, min_length, uuid_hex)
 
 NAME_LIMIT = 128
 AVATAR_TYPES = ["image/jpeg", "image/png"]
@@ -235,6 +235,4 @@ create_schema = CreateDatasetReq()
 update_schema = UpdateDatasetReq()
 delete_schema = DeleteDatasetReq()
 list_schema = ListDatasetReq()
-dataset_answer = DatasetAnswer()
-list_answer = ListAnswer()
-delete_answer = DeleteAnswer()
+rendered = Rendered(CurrentDataset())

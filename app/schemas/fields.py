@@ -1,9 +1,11 @@
 """Field rules both APIs share, and the current API's fields, which judge input as RAGFlow's
 pydantic models do (strict types, first failure only) and say so in pydantic v2's words."""
 
+import functools
 import uuid
 from email.utils import formatdate
 
+import orjson
 from marshmallow import Schema, ValidationError, fields, validate
 
 
@@ -40,6 +42,24 @@ class DatasetFields(Schema):
     update_date = fields.Function(lambda ds: http_date(ds["update_time"]), metadata=HTTP_DATE)
     update_time = fields.Integer(metadata=EPOCH_MS)
     vector_similarity_weight = fields.Float(metadata={"example": 0.3})
+
+
+class Rendered:
+    """`schema.dump(record)`, computed once per version of a record: lists and gets show the
+    same records again and again, and the dump is most of what they would cost. A version
+    is the record's JSON, so any change of any value (even 1 to 1.0) is a new one; the
+    answers are shared, so no caller changes them."""
+
+    def __init__(self, schema, size=1000):
+        self.schema = schema
+        self.dump = functools.lru_cache(size)(lambda blob: schema.dump(orjson.loads(blob)))
+
+    def __call__(self, record):
+        try:
+            blob = orjson.dumps(record)
+        except orjson.JSONEncodeError:  # an integer past 64 bits: rare enough to dump each time
+            return self.schema.dump(record)
+        return self.dump(blob)
 
 
 def literal_message(choices):

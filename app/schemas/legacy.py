@@ -9,7 +9,7 @@ from marshmallow import (EXCLUDE, Schema, ValidationError, fields, missing, post
                          validate)
 
 from app.errors import ARGUMENT_ERROR, ApiError, first_message
-from app.schemas.fields import HEX_ID, DatasetFields
+from app.schemas.fields import HEX_ID, DatasetFields, Rendered
 
 EMPTY_NAME = "Empty dataset name"
 MAX_NAME_LENGTH = 1023  # the document: "less than 2 ** 10 characters"
@@ -193,4 +193,5 @@ create_schema = DatasetCreate()
 list_query_schema = DatasetListQuery()
 created_schema = CreatedEnvelope()
 dataset_schema = Dataset()
+rendered = Rendered(dataset_schema)
 deleted_schema = DeletedEnvelope()
