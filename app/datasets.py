@@ -1,6 +1,8 @@
 """The current dataset API (/api/v1/datasets, RAGFlow v0.27): create, list, get, update and
 delete a tenant's datasets. Every answer is HTTP 200 with `code`, `message` and `data`."""
 
+import functools
+
 from flask import Blueprint, current_app, g, request
 from marshmallow import ValidationError
 
@@ -79,9 +81,16 @@ def create_dataset():
     return success(current.rendered(record))
 
 
+@functools.lru_cache(256)
+def list_query(query_string):
+    """The request's list query, whose query string is `query_string`: loaded once per query
+    string, as clients send the same few again and again (a refused one is not kept)."""
+    return load(current.list_schema, request.args.to_dict())
+
+
 @bp.get("")
 def list_datasets():
-    query = load(current.list_schema, request.args.to_dict())
+    query = list_query(request.query_string)
     size = query["page_size"]
     records, total = get_store().list_datasets(
         g.tenant_id, name=query.get("name"), dataset_id=query.get("id"),

@@ -1,6 +1,8 @@
 """The legacy dataset API (/api/v1/dataset): create, list and delete a tenant's datasets;
 the OpenAPI description and the health check."""
 
+import functools
+
 from flask import Blueprint, current_app, g, request
 
 from app import auth, openapi
@@ -46,9 +48,16 @@ def create_dataset():
     return created_schema.dump({"code": SUCCESS, "data": record, "message": "success"})
 
 
+@functools.lru_cache(256)
+def list_query(query_string):
+    """The request's list query, whose query string is `query_string`: loaded once per query
+    string, as clients send the same few again and again (a refused one is not kept)."""
+    return list_query_schema.load(request.args)
+
+
 @bp.get("/dataset")
 def list_datasets():
-    query = list_query_schema.load(request.args)
+    query = list_query(request.query_string)
     most, count = current_app.config["LIST_LIMIT"], query["count"]
     records, _ = get_store().list_datasets(
         g.tenant_id, orderby=query["orderby"], desc=query["desc"], offset=query["offset"],
