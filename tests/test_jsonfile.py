@@ -155,6 +155,24 @@ def test_a_damaged_line_is_refused_and_left_alone(api, tmp_path, runner):
     assert contents(tmp_path) == found
 
 
+@pytest.mark.parametrize("damage", [(b'"name":"a"', b'"name":"\\ud800"'),
+                                    (b'"pagerank":0', b'"pagerank":NaN'),
+                                    (b'"pagerank":0', b'"pagerank":36893488147419103232')])
+def test_a_file_that_could_not_be_written_back_is_refused(api, app, tmp_path, runner, damage):
+    """JSON that Python reads but the file's writer refuses: a lone surrogate, NaN, an
+    integer past 64 bits."""
+    assert api.create("a").status_code == 200
+    app.extensions["store"].compact()
+    file = (tmp_path / "db.json").read_bytes()
+    assert damage[0] in file
+    (tmp_path / "db.json").write_bytes(file.replace(*damage))
+    found = contents(tmp_path)
+    fresh = json_app(tmp_path)
+    result = fresh.test_cli_runner().invoke(args=["store", "check"])
+    assert result.exit_code == 1 and "not valid JSON" in result.output, result.output
+    assert contents(tmp_path) == found
+
+
 def test_a_journal_of_another_file_is_refused(api, tmp_path, runner):
     """A store file restored from a backup beside the journal it had moved past."""
     assert api.create("a").status_code == 200

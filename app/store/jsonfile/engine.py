@@ -7,10 +7,8 @@ import threading
 import uuid
 from contextlib import contextmanager
 
-import orjson
-
 from app.store import StoreError
-from app.store.jsonfile import files, layout
+from app.store.jsonfile import files, layout, records
 from app.store.jsonfile.journal import Journal, entries, header, line
 from app.store.jsonfile.state import State
 
@@ -165,8 +163,8 @@ class Engine:
         finally:
             os.close(fd)
         try:
-            tables = orjson.loads(data)
-        except orjson.JSONDecodeError as err:
+            tables = records.loads(data)
+        except ValueError as err:
             raise StoreError(f"{self.path}: not valid JSON: {err}") from err
         try:
             layout.check(tables)

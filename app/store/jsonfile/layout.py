@@ -13,23 +13,17 @@ import re
 import orjson
 
 from app.store import rules
+from app.store.jsonfile import records
+from app.store.jsonfile.records import is_stored
 
 FORMAT = 2
 META, KEYS, TENANTS, IDEMPOTENCY = "meta", "keys", "tenants", "idempotency"
 TENANT = "tenant:"  # prefix of the tables that each hold one tenant's datasets
 HEX32 = re.compile(r"[0-9a-f]{32}")
-STORED = {"id", "create_time", "update_time"}  # a stored dataset: these and its own fields
 
 
 def tenant_table(tenant):
     return TENANT + tenant
-
-
-def stored_ok(doc):
-    """A dataset as a tenant table keeps it."""
-    return (type(doc) is dict and type(doc.get("id")) is str
-            and type(doc.get("create_time")) is int and type(doc.get("update_time")) is int
-            and rules.dataset_ok({k: v for k, v in doc.items() if k not in STORED}))
 
 
 def _tenant_ok(doc):
@@ -42,7 +36,7 @@ def _idempotency_ok(doc):
     return (type(doc) is dict and doc.keys() == {"tenant", "key", "fingerprint", "created",
                                                  "dataset"}
             and all(type(doc[f]) is str for f in ("tenant", "key", "fingerprint"))
-            and type(doc["created"]) is int and stored_ok(doc["dataset"]))
+            and type(doc["created"]) is int and is_stored(doc["dataset"]))
 
 
 def _meta_ok(doc):
@@ -54,7 +48,7 @@ def _meta_ok(doc):
 def validator(name):
     """The check of a record of table `name`, or None if the layout has no such table."""
     if name.startswith(TENANT):
-        return stored_ok if HEX32.fullmatch(name[len(TENANT):]) else None
+        return is_stored if HEX32.fullmatch(name[len(TENANT):]) else None
     return {META: _meta_ok, KEYS: rules.key_ok, TENANTS: _tenant_ok,
             IDEMPOTENCY: _idempotency_ok}.get(name)
 
@@ -81,7 +75,7 @@ def check(tables):
 def serialise(tables):
     """The file's bytes: one JSON object, a table per line, meta first."""
     names = sorted(tables, key=lambda name: (name != META, name))
-    lines = [orjson.dumps(name) + b":" + orjson.dumps(tables[name]) for name in names]
+    lines = [orjson.dumps(name) + b":" + records.dumps(tables[name]) for name in names]
     return b"{" + b",\n".join(lines) + b"}\n"
 
 
@@ -107,7 +101,7 @@ def _stored(dataset):
 
 def shown(stored, tenant):
     """A stored dataset as the interface returns it."""
-    return {**stored, "tenant_id": tenant, "created_by": tenant}
+    return {**records.as_dict(stored), "tenant_id": tenant, "created_by": tenant}
 
 
 def ordered(table):
@@ -143,7 +137,7 @@ def _check_old(tables):
         if name in ("changes", "applied"):
             continue
         valid = (rules.key_ok if name == KEYS else
-                 _old_dataset_ok if validator(name) is stored_ok else None)
+                 _old_dataset_ok if validator(name) is is_stored else None)
         if valid is None or not isinstance(table, dict):
             raise ValueError(f"unexpected table {name!r}")
         if not all(i.isdecimal() and valid(doc) for i, doc in table.items()):

@@ -8,6 +8,7 @@ so no change scans a table.
 
 from app.store import rules
 from app.store.jsonfile.layout import IDEMPOTENCY, KEYS, TENANT, TENANTS, shown, tenant_table
+from app.store.jsonfile.records import compact
 
 
 class TenantIndex:
@@ -15,20 +16,27 @@ class TenantIndex:
 
     def __init__(self, table):
         self.by_id = {doc["id"]: doc_id for doc_id, doc in table.items()}
-        self.by_name = {rules.same_name(doc["name"]): doc_id for doc_id, doc in table.items()}
+        self.by_name = {name_key(doc): doc_id for doc_id, doc in table.items()}
         self.orders = {}
 
     def put(self, doc_id, old, new):
         if old is not None:
             del self.by_name[rules.same_name(old["name"])]
         self.by_id[new["id"]] = doc_id
-        self.by_name[rules.same_name(new["name"])] = doc_id
+        self.by_name[name_key(new)] = doc_id
         self.orders.clear()
 
     def delete(self, old):
         del self.by_id[old["id"]]
         del self.by_name[rules.same_name(old["name"])]
         self.orders.clear()
+
+
+def name_key(doc):
+    """rules.same_name of the dataset's name: the name itself when they are equal, so that
+    the index holds no second copy of it."""
+    key = rules.same_name(doc["name"])
+    return doc["name"] if key == doc["name"] else key
 
 
 class State:
@@ -52,6 +60,8 @@ class State:
             table = self.tables.setdefault(name, {})
             old = table.get(doc_id)
             if kind == "put":
+                if name.startswith(TENANT):
+                    new = [compact(new[0])]
                 table[doc_id] = new[0]
                 if name in self._next:
                     self._next[name] = max(self._next[name], int(doc_id) + 1)
