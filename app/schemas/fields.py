@@ -46,20 +46,28 @@ class DatasetFields(Schema):
 
 class Rendered:
     """`schema.dump(record)`, computed once per version of a record: lists and gets show the
-    same records again and again, and the dump is most of what they would cost. A version
-    is the record's JSON, so any change of any value (even 1 to 1.0) is a new one; the
-    answers are shared, so no caller changes them."""
+    same records again and again, and the dump is most of what they would cost. A record
+    handed out again (the JSON engine does, see State.shown) is found by its identity;
+    another by its JSON, so that any change of any value (even 1 to 1.0) is a new version.
+    Records and answers are shared, so no caller changes them."""
 
-    def __init__(self, schema, size=1000):
-        self.schema = schema
-        self.dump = functools.lru_cache(size)(lambda blob: schema.dump(orjson.loads(blob)))
+    def __init__(self, schema, size=2000):
+        self.schema, self.size = schema, size
+        self.by_identity = {}  # id(record) -> (record, answer)
+        self.by_json = functools.lru_cache(size)(lambda blob: schema.dump(orjson.loads(blob)))
 
     def __call__(self, record):
+        made = self.by_identity.get(id(record))
+        if made is not None and made[0] is record:
+            return made[1]
         try:
-            blob = orjson.dumps(record)
+            answer = self.by_json(orjson.dumps(record))
         except orjson.JSONEncodeError:  # an integer past 64 bits: rare enough to dump each time
             return self.schema.dump(record)
-        return self.dump(blob)
+        if len(self.by_identity) >= self.size:
+            self.by_identity.clear()
+        self.by_identity[id(record)] = (record, answer)
+        return answer
 
 
 def literal_message(choices):

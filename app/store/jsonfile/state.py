@@ -32,6 +32,9 @@ class TenantIndex:
         self.orders.clear()
 
 
+SHOWN_MOST = 2000  # datasets whose shown dict is kept
+
+
 def name_key(doc):
     """rules.same_name of the dataset's name: the name itself when they are equal, so that
     the index holds no second copy of it."""
@@ -48,6 +51,7 @@ class State:
         self._keys = None  # digest -> doc id
         self._idempotency = None  # (tenant, key) -> doc id
         self._next = {}  # table -> its next doc id
+        self._shown = {}  # id of a stored dataset -> (it, the dict shown() made of it)
 
     def table(self, name):
         return self.tables.get(name, {})
@@ -147,7 +151,18 @@ class State:
                 doc_ids = set()
             rows = [table[i] for i in doc_ids if i is not None]
         page = rows[offset:] if limit is None else rows[offset:offset + limit]
-        return [shown(doc, tenant) for doc in page], len(rows)
+        return [self.shown(doc, tenant) for doc in page], len(rows)
+
+    def shown(self, doc, tenant):
+        """layout.shown(doc, tenant), the same dict each time while `doc` is kept: lists show
+        the same datasets again and again, and their answers are found by this identity
+        (see schemas.fields.Rendered)."""
+        made = self._shown.get(id(doc))
+        if made is None or made[0] is not doc:
+            if len(self._shown) >= SHOWN_MOST:
+                self._shown.clear()
+            made = self._shown[id(doc)] = (doc, shown(doc, tenant))
+        return made[1]
 
     def remembered(self, tenant, key):
         """The idempotency entry of `key` for `tenant`, or None."""
