@@ -36,7 +36,9 @@ class FileLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as err:
             raise error(self.path, "cannot open the lock file", err) from err
-        deadline, pause = time.monotonic() + self.timeout, 0.001
+        # A commit holds the lock for about one fdatasync (a millisecond or two): waits
+        # longer than that between tries would leave it free while writers sleep.
+        deadline, pause = time.monotonic() + self.timeout, 0.0001
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -47,7 +49,7 @@ class FileLock:
                     raise StoreBusy(f"{self.path}: the store is busy (locked by another "
                                     f"process for over {self.timeout:g} s)") from None
                 time.sleep(pause)
-                pause = min(pause * 2, 0.02)
+                pause = min(pause * 2, 0.002)
         self.fd = fd
         return self
 
