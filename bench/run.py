@@ -6,10 +6,14 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from datetime import datetime, timezone
+
+import psycopg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
@@ -213,6 +217,41 @@ def machine():
             ["load average at start", " ".join(f"{n:.2f}" for n in os.getloadavg())]]
 
 
+def median_us(action, times):
+    """The median time of `action()` over `times` runs, in µs."""
+    spent = []
+    for _ in range(times):
+        start = time.perf_counter()
+        action()
+        spent.append(time.perf_counter() - start)
+    return f"{statistics.median(spent) * 1e6:.0f} µs"
+
+
+def limits(folder):
+    """What no store on this machine beats: a synced append of a journal line's size (a
+    JSON-engine commit, and what SQLite's WAL does per commit) in the benchmark's folder,
+    and PostgreSQL's round trip and commit."""
+    path = os.path.join(folder, "probe")
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    try:
+        rows = [["a synced append of 800 bytes (write + fdatasync)",
+                 median_us(lambda: (os.write(fd, b"x" * 800), os.fdatasync(fd)), 300)]]
+    finally:
+        os.close(fd)
+        os.remove(path)
+    if systems.POSTGRES:
+        with psycopg.connect(systems.POSTGRES.url(), autocommit=True) as conn:
+            conn.execute("CREATE TABLE probe (n integer)")
+            try:
+                rows += [["a PostgreSQL round trip (SELECT 1)",
+                          median_us(lambda: conn.execute("SELECT 1").fetchone(), 1000)],
+                         ["a PostgreSQL commit (INSERT of one row)",
+                          median_us(lambda: conn.execute("INSERT INTO probe VALUES (1)"), 300)]]
+            finally:
+                conn.execute("DROP TABLE probe")
+    return rows
+
+
 def main():
     args = parse_args()
     ensure_wrk()
@@ -228,6 +267,7 @@ def main():
         systems.POSTGRES = pgserver.Server()
     try:
         with tempfile.TemporaryDirectory(prefix="dataset-bench-") as args.tmp:
+            facts += limits(args.tmp)
             comparison = bench_at(args.size, compared, args.ops, args, args.repeats)
             scaling = {size: bench_at(size, [*json_systems, *pg_systems], args.scale_ops, args,
                                       args.scale_repeats) for size in args.sizes}
