@@ -1,9 +1,11 @@
 """The JSON engine on disk: its journal, checkpoints, faults, and the file's format."""
 
 import errno
+import fcntl
 import json
 import multiprocessing
 import os
+import threading
 import time
 
 import pytest
@@ -309,3 +311,44 @@ def test_replaced_journals_are_let_go_of(tmp_path):
     held = [os.readlink(f"/proc/self/fd/{fd}") for fd in os.listdir("/proc/self/fd")
             if os.path.exists(f"/proc/self/fd/{fd}")]
     assert [path for path in held if path.startswith(str(tmp_path)) and "deleted" in path] == []
+
+
+@pytest.mark.parametrize("where", ["main thread", "other thread"])
+def test_a_write_gets_the_lock_once_it_is_free_or_is_busy_in_time(tmp_path, where):
+    """A write waits for the lock held by another process: in the main thread the kernel
+    hands it over (an alarm ends the wait), in another thread it is tried again and again;
+    either way it is taken soon after it is free, and given up at LOCK_TIMEOUT."""
+    app = json_app(tmp_path, LOCK_TIMEOUT=1)
+    api = Api(app.test_client(), issue_key(app.test_cli_runner()))
+    holder = multiprocessing.get_context("fork").Process(
+        target=hold_lock, args=(str(tmp_path / "db.json.lock"), 0.3))
+
+    def timed_create(name):
+        started = time.monotonic()
+        if where == "main thread":
+            return api.create(name), time.monotonic() - started
+        answers = []
+        thread = threading.Thread(target=lambda: answers.append(api.create(name)))
+        thread.start()
+        thread.join()
+        return answers[0], time.monotonic() - started
+
+    holder.start()
+    time.sleep(0.1)  # it holds the lock
+    response, waited = timed_create("freed")
+    assert response.status_code == 200 and 0.1 < waited < 0.6
+    holder.join()
+    holder = multiprocessing.get_context("fork").Process(
+        target=hold_lock, args=(str(tmp_path / "db.json.lock"), 3))
+    holder.start()
+    time.sleep(0.1)
+    response, waited = timed_create("busy")
+    holder.join()
+    assert response.status_code == 503 and 0.9 < waited < 1.5
+    assert names(api) == ["freed"]
+
+
+def hold_lock(path, seconds):
+    fd = os.open(path, os.O_RDWR)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    time.sleep(seconds)

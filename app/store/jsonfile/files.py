@@ -9,7 +9,9 @@ import errno
 import fcntl
 import os
 import pwd
+import signal
 import stat
+import threading
 import time
 
 from app.store import StoreBusy, StoreError
@@ -36,26 +38,65 @@ class FileLock:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
         except OSError as err:
             raise error(self.path, "cannot open the lock file", err) from err
-        # A commit holds the lock for about one fdatasync (a millisecond or two): waits
-        # longer than that between tries would leave it free while writers sleep.
-        deadline, pause = time.monotonic() + self.timeout, 0.0001
-        while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise StoreBusy(f"{self.path}: the store is busy (locked by another "
-                                    f"process for over {self.timeout:g} s)") from None
-                time.sleep(pause)
-                pause = min(pause * 2, 0.002)
+                if self.timeout <= 0:
+                    raise TimeoutError from None
+                wait = blocking_wait if can_alarm() else polling_wait
+                wait(fd, self.timeout)
+            except TimeoutError:
+                os.close(fd)
+                raise StoreBusy(f"{self.path}: the store is busy (locked by another "
+                                f"process for over {self.timeout:g} s)") from None
         self.fd = fd
         return self
 
     def __exit__(self, *exc):
         os.close(self.fd)  # closing the last descriptor releases the flock
         self.fd = None
+
+
+def can_alarm():
+    """Whether this thread may wait with an alarm: the main thread of a process where no
+    one else uses SIGALRM (gunicorn's workers do not)."""
+    return (threading.current_thread() is threading.main_thread()
+            and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN))
+
+
+def _expire(signum, frame):
+    raise TimeoutError
+
+
+def blocking_wait(fd, timeout):
+    """The lock, waited for in the kernel, which hands it over the moment it is free; an
+    alarm ends the wait after `timeout` seconds with TimeoutError."""
+    before = signal.signal(signal.SIGALRM, _expire)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, timeout)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        finally:
+            signal.setitimer(signal.ITIMER_REAL, 0)
+    finally:
+        signal.signal(signal.SIGALRM, before)
+
+
+def polling_wait(fd, timeout):
+    """The lock, tried again and again until `timeout` seconds have passed (TimeoutError).
+    A commit holds it for about one fdatasync (a millisecond or two): waits longer than
+    that between tries would leave it free while writers sleep."""
+    deadline, pause = time.monotonic() + timeout, 0.0001
+    while True:
+        time.sleep(pause)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise TimeoutError from None
+            pause = min(pause * 2, 0.002)
 
 
 def make_folder(folder):
