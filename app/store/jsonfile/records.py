@@ -8,6 +8,7 @@ afterwards would leave the worker as large as the dicts made it, their freed mem
 scattered among what stays.
 """
 
+import itertools
 import json
 import operator
 from collections import namedtuple
@@ -41,15 +42,13 @@ class Stored(namedtuple("Stored", FIELDS)):
 values = operator.itemgetter(*FIELDS)  # a dataset's values, in FIELDS order
 
 
+TYPINGS = set(itertools.product(*TYPES.values()))  # the type of each value, in FIELDS order
+
+
 def is_stored(doc):
     """Whether `doc` is a stored dataset: its own fields, an id and two times, all typed."""
-    return type(doc) is Stored or (
-        type(doc) is dict and doc.keys() == TYPES.keys()
-        and all(map(_typed, values(doc), TYPES.values())))
-
-
-def _typed(value, types):
-    return type(value) in types
+    return type(doc) is Stored or (type(doc) is dict and doc.keys() == TYPES.keys()
+                                   and tuple(map(type, values(doc))) in TYPINGS)
 
 
 def share(value):
