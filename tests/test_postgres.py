@@ -8,7 +8,7 @@ import psycopg
 import pytest
 
 from app import create_app
-from app.store import NotFound, StoreBusy, rules
+from app.store import NotFound, StoreBusy, postgres, rules
 from app.store.postgres.schema import MIGRATIONS
 from tests.conftest import Api, issue_key
 from tests.pgserver import free_port
@@ -82,6 +82,39 @@ def test_connections_broken_by_a_restart_are_replaced(postgres_config):
                 "/api/v1/dataset", json={"name": "kb"}, headers={"Authorization": f"Bearer {key}"})
             assert response.status_code == 200, response.json
     assert len(store.list_datasets(store.list_keys()[0]["tenant"])[0]) == 3
+
+
+def end_connections(url):
+    """End the store's connections to the database of `url`, as a restart does, and wait
+    until they are gone."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        others = ("FROM pg_stat_activity WHERE datname = current_database()"
+                  " AND pid <> pg_backend_pid()")
+        assert admin.execute(f"SELECT count(pg_terminate_backend(pid)) {others}").fetchone()[0]
+        while admin.execute(f"SELECT count(*) {others}").fetchone()[0]:
+            time.sleep(0.01)
+
+
+def test_a_write_is_not_sent_on_a_connection_its_server_ended(postgres_config):
+    """The pool hands out no connection that its server has ended: a write goes through."""
+    store = create_app(postgres_config).extensions["store"]
+    store.create_dataset(TENANT, {"name": "a"}, 1)
+    end_connections(postgres_config["DATABASE_URL"])
+    assert store.create_dataset(TENANT, {"name": "b"}, 2)["name"] == "b"
+
+
+def test_a_read_on_a_cut_connection_is_repeated_a_write_is_not(postgres_config, monkeypatch):
+    """A connection cut after the pool checked it: a read runs again on a new connection;
+    a write fails busy, since it might have been done."""
+    monkeypatch.setattr(postgres, "cut", lambda conn: None)
+    store = create_app(postgres_config).extensions["store"]
+    store.create_dataset(TENANT, {"name": "a"}, 1)
+    end_connections(postgres_config["DATABASE_URL"])
+    assert store.list_datasets(TENANT)[1] == 1
+    end_connections(postgres_config["DATABASE_URL"])
+    with pytest.raises(StoreBusy):
+        store.create_dataset(TENANT, {"name": "b"}, 2)
+    assert [r["name"] for r in store.list_datasets(TENANT)[0]] == ["a"]
 
 
 def test_a_write_kept_waiting_by_a_lock_answers_busy_in_time(postgres_config):

@@ -8,6 +8,7 @@ count of datasets.
 """
 
 import os
+import select
 import threading
 from contextlib import contextmanager
 
@@ -35,6 +36,16 @@ def parse(url):
     return psycopg.conninfo.make_conninfo(**params), options
 
 
+def cut(conn):
+    """The pool's check of a connection it hands out, without a round trip: an idle
+    connection has nothing to read unless its server ended it (a restart, an idle timeout),
+    which sends an error and closes it; such a one is closed (so that the pool replaces it)
+    before a write is sent on it."""
+    if select.select([conn.fileno()], [], [], 0)[0]:
+        conn.close()
+        raise psycopg.OperationalError("the connection was closed by the server")
+
+
 class PostgresStore(Store):
     """Keys and datasets in PostgreSQL."""
 
@@ -57,7 +68,7 @@ class PostgresStore(Store):
             if self._pool is None:
                 pool = ConnectionPool(
                     self.url, min_size=1, max_size=4, timeout=3, open=False,
-                    check=ConnectionPool.check_connection, reconnect_timeout=0,
+                    check=cut, reconnect_timeout=0,
                     kwargs={"connect_timeout": 3, "row_factory": dict_row, "autocommit": True,
                             "client_encoding": "UTF8",  # whatever PGCLIENTENCODING says
                             "options": self.options})
@@ -72,18 +83,11 @@ class PostgresStore(Store):
             return self._pool
 
     @contextmanager
-    def _transaction(self, timeout=None, write=True):
-        """A connection, in a transaction if `write` (else each statement commits by itself:
-        fewer round trips); database errors as StoreError (StoreBusy when the server cannot
-        be reached or a wait ran out)."""
+    def _errors(self):
+        """Database errors as StoreError (StoreBusy when the server cannot be reached or a
+        wait ran out)."""
         try:
-            pool = self._open()
-            with pool.connection(timeout) as conn:
-                if write:
-                    with conn.transaction():
-                        yield conn
-                else:
-                    yield conn
+            yield
         except PoolTimeout as err:
             raise StoreBusy(f"{self.location}: no connection to PostgreSQL: {err}") from err
         except (psycopg.OperationalError, psycopg.errors.QueryCanceled,
@@ -91,6 +95,29 @@ class PostgresStore(Store):
             raise StoreBusy(f"{self.location}: {err}".strip()) from err
         except psycopg.Error as err:
             raise StoreError(f"{self.location}: {err}".strip()) from err
+
+    @contextmanager
+    def _transaction(self, timeout=None):
+        """A connection in a transaction."""
+        with self._errors(), self._open().connection(timeout) as conn, conn.transaction():
+            yield conn
+
+    def _read(self, work):
+        """`work(conn)`, its statements each committing by itself (fewer round trips). If
+        the connection turns out cut (a restart of the server ends them all), the pool's
+        connections are replaced and `work` runs once more: a read may be repeated, where a
+        write might be done twice."""
+        with self._errors():
+            pool, conn = self._open(), None
+            try:
+                with pool.connection() as conn:
+                    return work(conn)
+            except psycopg.OperationalError:
+                if conn is None or not conn.broken:
+                    raise
+            pool.drain()
+            with pool.connection() as conn:
+                return work(conn)
 
     def _lock_tenant(self, conn, tenant, now, add=0):
         """Take the tenant's row (made if missing), adding `add` to its count; the count."""
@@ -114,14 +141,14 @@ class PostgresStore(Store):
     def find_key(self, digest):
         if unstorable(digest):
             return None
-        with self._transaction(write=False) as conn:
-            return conn.execute("SELECT id, tenant, name, digest, created, last_used FROM keys"
-                                " WHERE digest = %s", (digest,)).fetchone()
+        return self._read(lambda conn: conn.execute(
+            "SELECT id, tenant, name, digest, created, last_used FROM keys WHERE digest = %s",
+            (digest,)).fetchone())
 
     def list_keys(self):
-        with self._transaction(write=False) as conn:
-            return conn.execute("SELECT id, tenant, name, digest, created, last_used FROM keys"
-                                " ORDER BY seq").fetchall()
+        return self._read(lambda conn: conn.execute(
+            "SELECT id, tenant, name, digest, created, last_used FROM keys ORDER BY seq"
+        ).fetchall())
 
     def revoke_key(self, key_id):
         with self._transaction() as conn:
@@ -139,16 +166,14 @@ class PostgresStore(Store):
             pass  # bookkeeping never waits: the next request writes it
 
     def tenant_exists(self, tenant):
-        with self._transaction(write=False) as conn:
-            return conn.execute("SELECT 1 FROM tenants WHERE id = %s", (tenant,)).fetchone() \
-                is not None
+        return self._read(lambda conn: conn.execute(
+            "SELECT 1 FROM tenants WHERE id = %s", (tenant,)).fetchone()) is not None
 
     def list_tenants(self):
-        with self._transaction(write=False) as conn:
-            return conn.execute(
-                "SELECT t.id, t.created, count(k.id)::int AS keys, t.datasets FROM tenants t"
-                " LEFT JOIN keys k ON k.tenant = t.id GROUP BY t.seq, t.id ORDER BY t.seq"
-            ).fetchall()
+        return self._read(lambda conn: conn.execute(
+            "SELECT t.id, t.created, count(k.id)::int AS keys, t.datasets FROM tenants t"
+            " LEFT JOIN keys k ON k.tenant = t.id GROUP BY t.seq, t.id ORDER BY t.seq"
+        ).fetchall())
 
     # Datasets
 
@@ -186,9 +211,9 @@ class PostgresStore(Store):
     def get_dataset(self, tenant, dataset_id):
         if unstorable(dataset_id):
             return None
-        with self._transaction(write=False) as conn:
-            row = conn.execute(f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s"
-                               f" AND id = %s", (tenant, dataset_id)).fetchone()
+        row = self._read(lambda conn: conn.execute(
+            f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s AND id = %s",
+            (tenant, dataset_id)).fetchone())
         return row and record(row)
 
     def list_datasets(self, tenant, name=None, dataset_id=None, orderby="create_time",
@@ -209,13 +234,15 @@ class PostgresStore(Store):
             count, count_args = "(SELECT datasets FROM tenants WHERE id = %s)", [tenant]
         else:  # one at most: names and ids are unique
             count, count_args = f"(SELECT count(*) FROM datasets WHERE {where})", args
-        with self._transaction(write=False) as conn:
+        def read(conn):
             rows = conn.execute(
                 f"SELECT {DATASET_COLUMNS}, {count} AS total FROM datasets WHERE {where} ORDER BY"
                 f" {ORDER_BY[orderby].format(direction)}, seq {direction} LIMIT %s OFFSET %s",
                 (*count_args, *args, limit, offset)).fetchall()
-            total = rows[0]["total"] if rows else conn.execute(
+            return rows, rows[0]["total"] if rows else conn.execute(
                 f"SELECT {count} AS total", count_args).fetchone()["total"]
+
+        rows, total = self._read(read)
         return [record(row) for row in rows], total or 0
 
     def update_dataset(self, tenant, dataset_id, changes, now, rename_taken=False):
@@ -266,18 +293,16 @@ class PostgresStore(Store):
     # Operation
 
     def health(self):
-        with self._transaction(write=False) as conn:
-            conn.execute("SELECT version FROM schema_version")
+        self._read(lambda conn: conn.execute("SELECT version FROM schema_version"))
 
     def check(self):
-        with self._transaction(write=False) as conn:
-            counts = conn.execute(
-                "SELECT (SELECT count(*) FROM keys)::int AS keys,"
-                " (SELECT count(*) FROM tenants)::int AS tenants,"
-                " (SELECT count(*) FROM datasets)::int AS datasets,"
-                " (SELECT count(*) FROM tenants t WHERE datasets <>"
-                "  (SELECT count(*) FROM datasets d WHERE d.tenant_id = t.id))::int AS wrong"
-            ).fetchone()
+        counts = self._read(lambda conn: conn.execute(
+            "SELECT (SELECT count(*) FROM keys)::int AS keys,"
+            " (SELECT count(*) FROM tenants)::int AS tenants,"
+            " (SELECT count(*) FROM datasets)::int AS datasets,"
+            " (SELECT count(*) FROM tenants t WHERE datasets <>"
+            "  (SELECT count(*) FROM datasets d WHERE d.tenant_id = t.id))::int AS wrong"
+        ).fetchone())
         if counts.pop("wrong"):
             raise StoreError(f"{self.location}: tenants' counts of datasets are wrong")
         return counts
