@@ -40,8 +40,10 @@ def cut(conn):
     """The pool's check of a connection it hands out, without a round trip: an idle
     connection has nothing to read unless its server ended it (a restart, an idle timeout),
     which sends an error and closes it; such a one is closed (so that the pool replaces it)
-    before a write is sent on it."""
-    if select.select([conn.fileno()], [], [], 0)[0]:
+    before a write is sent on it. (poll, not select: any descriptor number.)"""
+    waiting = select.poll()
+    waiting.register(conn.fileno(), select.POLLIN)
+    if waiting.poll(0):
         conn.close()
         raise psycopg.OperationalError("the connection was closed by the server")
 
