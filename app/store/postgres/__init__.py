@@ -20,8 +20,9 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, Store, StoreBusy,
                        StoreError, rules)
 from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
-from app.store.postgres.sql import (BIGINT, DATASET_COLUMNS, ORDER_BY, SAME_NAME, own_fields,
-                                    record, taken, unstorable)
+from app.store.postgres.sql import (BIGINT, CREATE, DATASET_COLUMNS, IDEMPOTENCY_MISMATCH,
+                                    LIMIT_REACHED, ORDER_BY, SAME_NAME, own_fields, record,
+                                    taken, unstorable)
 
 
 def parse(url):
@@ -181,34 +182,20 @@ class PostgresStore(Store):
 
     def create_dataset(self, tenant, fields, now, idempotency=None):
         dataset = rules.new_dataset(fields)
-        with self._transaction() as conn:
-            count = self._lock_tenant(conn, tenant, now, add=1)
-            if idempotency:
-                # The tenant's expired keys go here, under its lock: pruning all tenants'
-                # at once would make concurrent creates wait on (or deadlock over) them.
-                conn.execute("DELETE FROM idempotency WHERE tenant = %s AND created <= %s",
-                             (tenant, now - rules.IDEMPOTENCY_TTL))
-                entry = conn.execute(
-                    "SELECT fingerprint, dataset FROM idempotency WHERE tenant = %s"
-                    " AND key = %s", (tenant, idempotency[0])).fetchone()
-                if entry is not None:
-                    if entry["fingerprint"] != idempotency[1]:
-                        raise IdempotencyMismatch(idempotency[0])
-                    self._lock_tenant(conn, tenant, now, add=-1)  # the count it took
-                    return entry["dataset"]
-            if count > self.dataset_limit:
-                raise LimitReached(self.dataset_limit)
-            name = rules.free_name(dataset["name"], taken(conn, tenant, dataset["name"]))
-            row = conn.execute(
-                f"INSERT INTO datasets (tenant_id, id, name, name_key, fields, create_time,"
-                f" update_time) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {DATASET_COLUMNS}",
-                (tenant, os.urandom(16).hex(), name, rules.same_name(name),
-                 Jsonb(own_fields(dataset)), now, now)).fetchone()
-            created = record(row)
-            if idempotency:
-                conn.execute("INSERT INTO idempotency VALUES (%s, %s, %s, %s, %s)",
-                             (tenant, *idempotency, now, Jsonb(created)))
-        return created
+        key, fingerprint = idempotency or (None, None)
+        with self._errors(), self._open().connection() as conn:
+            try:  # one statement, one transaction (schema.py's create_dataset)
+                return conn.execute(CREATE, (
+                    tenant, os.urandom(16).hex(), dataset["name"],
+                    rules.same_name(dataset["name"]), Jsonb(own_fields(dataset)), now,
+                    self.dataset_limit, key, fingerprint, now - rules.IDEMPOTENCY_TTL,
+                )).fetchone()["made"]
+            except psycopg.Error as err:
+                if err.sqlstate == LIMIT_REACHED:
+                    raise LimitReached(self.dataset_limit) from None
+                if err.sqlstate == IDEMPOTENCY_MISMATCH:
+                    raise IdempotencyMismatch(key) from None
+                raise
 
     def get_dataset(self, tenant, dataset_id):
         if unstorable(dataset_id):

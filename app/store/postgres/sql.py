@@ -8,6 +8,8 @@ ORDER_BY = {"create_time": "create_time {0}", "update_time": "update_time {0}",
 SAME_NAME = "tenant_id || name_key = %s"  # a lookup by the unique hash index
 BIGINT = 2 ** 63 - 1  # the largest LIMIT and OFFSET PostgreSQL takes
 DATASET_COLUMNS = "id, tenant_id, name, fields, create_time, update_time"
+CREATE = "SELECT create_dataset(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) AS made"  # schema.py
+LIMIT_REACHED, IDEMPOTENCY_MISMATCH = "DA001", "DA002"  # the SQLSTATEs of its refusals
 
 
 def record(row):
