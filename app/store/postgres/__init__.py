@@ -14,15 +14,15 @@ from contextlib import contextmanager
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, Store, StoreBusy,
                        StoreError, rules)
 from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
 from app.store.postgres.sql import (BIGINT, CREATE, DATASET_COLUMNS, IDEMPOTENCY_MISMATCH,
-                                    LIMIT_REACHED, ORDER_BY, SAME_NAME, own_fields, record,
-                                    taken, unstorable)
+                                    LIMIT_REACHED, ORDER_BY, SAME_NAME, loads, own_fields,
+                                    record, taken, unstorable)
 
 
 def parse(url):
@@ -70,8 +70,8 @@ class PostgresStore(Store):
                 self._pool, self._pid = None, os.getpid()  # the parent's is not ours
             if self._pool is None:
                 pool = ConnectionPool(
-                    self.url, min_size=1, max_size=4, timeout=3, open=False,
-                    check=cut, reconnect_timeout=0,
+                    self.url, min_size=1, max_size=4, timeout=3, open=False, check=cut,
+                    reconnect_timeout=0, configure=lambda conn: set_json_loads(loads, conn),
                     kwargs={"connect_timeout": 3, "row_factory": dict_row, "autocommit": True,
                             "client_encoding": "UTF8",  # whatever PGCLIENTENCODING says
                             "options": self.options})
