@@ -20,9 +20,9 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, Store, StoreBusy,
                        StoreError, rules)
 from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
-from app.store.postgres.sql import (BIGINT, CREATE, DATASET_COLUMNS, IDEMPOTENCY_MISMATCH,
-                                    LIMIT_REACHED, ORDER_BY, SAME_NAME, loads, own_fields,
-                                    record, taken, unstorable)
+from app.store.postgres.sql import (CHECK, CREATE, DATASET_COLUMNS, IDEMPOTENCY_MISMATCH,
+                                    KEY_COLUMNS, LIMIT_REACHED, NAME_TAKEN, UPDATE, listing,
+                                    loads, own_fields, record, unstorable)
 
 
 def parse(url):
@@ -122,12 +122,16 @@ class PostgresStore(Store):
             with pool.connection() as conn:
                 return work(conn)
 
-    def _lock_tenant(self, conn, tenant, now, add=0):
-        """Take the tenant's row (made if missing), adding `add` to its count; the count."""
-        return conn.execute(
-            "INSERT INTO tenants (id, created, datasets) VALUES (%s, %s, %s)"
-            " ON CONFLICT (id) DO UPDATE SET datasets = tenants.datasets + EXCLUDED.datasets"
-            " RETURNING datasets", (tenant, now, add)).fetchone()["datasets"]
+    def _call(self, query, args, refusals):
+        """One statement, so one transaction and one round trip (a function of schema.py):
+        the value it returns, or the exception `refusals` names for its SQLSTATE."""
+        with self._errors(), self._open().connection() as conn:
+            try:
+                return conn.execute(query, args).fetchone()["value"]
+            except psycopg.Error as err:
+                if err.sqlstate in refusals:
+                    raise refusals[err.sqlstate]() from None
+                raise
 
     # Keys and tenants
 
@@ -145,13 +149,11 @@ class PostgresStore(Store):
         if unstorable(digest):
             return None
         return self._read(lambda conn: conn.execute(
-            "SELECT id, tenant, name, digest, created, last_used FROM keys WHERE digest = %s",
-            (digest,)).fetchone())
+            f"SELECT {KEY_COLUMNS} FROM keys WHERE digest = %s", (digest,)).fetchone())
 
     def list_keys(self):
         return self._read(lambda conn: conn.execute(
-            "SELECT id, tenant, name, digest, created, last_used FROM keys ORDER BY seq"
-        ).fetchall())
+            f"SELECT {KEY_COLUMNS} FROM keys ORDER BY seq").fetchall())
 
     def revoke_key(self, key_id):
         with self._transaction() as conn:
@@ -183,19 +185,12 @@ class PostgresStore(Store):
     def create_dataset(self, tenant, fields, now, idempotency=None):
         dataset = rules.new_dataset(fields)
         key, fingerprint = idempotency or (None, None)
-        with self._errors(), self._open().connection() as conn:
-            try:  # one statement, one transaction (schema.py's create_dataset)
-                return conn.execute(CREATE, (
-                    tenant, os.urandom(16).hex(), dataset["name"],
-                    rules.same_name(dataset["name"]), Jsonb(own_fields(dataset)), now,
-                    self.dataset_limit, key, fingerprint, now - rules.IDEMPOTENCY_TTL,
-                )).fetchone()["made"]
-            except psycopg.Error as err:
-                if err.sqlstate == LIMIT_REACHED:
-                    raise LimitReached(self.dataset_limit) from None
-                if err.sqlstate == IDEMPOTENCY_MISMATCH:
-                    raise IdempotencyMismatch(key) from None
-                raise
+        return self._call(CREATE, (
+            tenant, os.urandom(16).hex(), dataset["name"], rules.same_name(dataset["name"]),
+            Jsonb(own_fields(dataset)), now, self.dataset_limit, key, fingerprint,
+            now - rules.IDEMPOTENCY_TTL,
+        ), {LIMIT_REACHED: lambda: LimitReached(self.dataset_limit),
+            IDEMPOTENCY_MISMATCH: lambda: IdempotencyMismatch(key)})
 
     def get_dataset(self, tenant, dataset_id):
         if unstorable(dataset_id):
@@ -209,25 +204,11 @@ class PostgresStore(Store):
                       desc=True, offset=0, limit=None):
         if unstorable(name, dataset_id):
             return [], 0
-        where, args = "tenant_id = %s", [tenant]
-        if name is not None:
-            where = f"{where} AND {SAME_NAME}"
-            args += [tenant + rules.same_name(name)]
-        if dataset_id is not None:
-            where, args = where + " AND id = %s", args + [dataset_id]
-        direction = "DESC" if desc else "ASC"
-        if limit is not None and limit > BIGINT:
-            limit = None
-        offset = min(offset, BIGINT)
-        if name is None and dataset_id is None:  # the tenant's count, kept by its writes
-            count, count_args = "(SELECT datasets FROM tenants WHERE id = %s)", [tenant]
-        else:  # one at most: names and ids are unique
-            count, count_args = f"(SELECT count(*) FROM datasets WHERE {where})", args
+        query, args, count, count_args = listing(tenant, name, dataset_id, orderby, desc,
+                                                 offset, limit)
+
         def read(conn):
-            rows = conn.execute(
-                f"SELECT {DATASET_COLUMNS}, {count} AS total FROM datasets WHERE {where} ORDER BY"
-                f" {ORDER_BY[orderby].format(direction)}, seq {direction} LIMIT %s OFFSET %s",
-                (*count_args, *args, limit, offset)).fetchall()
+            rows = conn.execute(query, args).fetchall()
             return rows, rows[0]["total"] if rows else conn.execute(
                 f"SELECT {count} AS total", count_args).fetchone()["total"]
 
@@ -238,24 +219,11 @@ class PostgresStore(Store):
         rules.new_dataset(changes)  # raises on a field that is not a dataset's
         if unstorable(dataset_id):
             return None
-        with self._transaction() as conn:
-            self._lock_tenant(conn, tenant, now)
-            row = conn.execute(f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s"
-                               f" AND id = %s", (tenant, dataset_id)).fetchone()
-            if row is None:
-                return None
-            new = {**record(row), **changes, "update_time": now}
-            if "name" in changes:
-                others = taken(conn, tenant, new["name"]) - {rules.same_name(row["name"])}
-                if rules.same_name(new["name"]) in others:
-                    if not rename_taken:
-                        raise NameTaken(new["name"])
-                    new["name"] = rules.free_name(new["name"], others)
-            conn.execute("UPDATE datasets SET name = %s, name_key = %s, fields = %s,"
-                         " update_time = %s WHERE id = %s",
-                         (new["name"], rules.same_name(new["name"]), Jsonb(own_fields(new)),
-                          now, dataset_id))
-        return new
+        name = changes.get("name")
+        return self._call(UPDATE, (
+            tenant, dataset_id, Jsonb(own_fields(changes)), name,
+            None if name is None else rules.same_name(name), now, rename_taken,
+        ), {NAME_TAKEN: lambda: NameTaken(name)})
 
     def delete_datasets(self, tenant, ids=None):
         with self._transaction() as conn:
@@ -285,13 +253,7 @@ class PostgresStore(Store):
         self._read(lambda conn: conn.execute("SELECT version FROM schema_version"))
 
     def check(self):
-        counts = self._read(lambda conn: conn.execute(
-            "SELECT (SELECT count(*) FROM keys)::int AS keys,"
-            " (SELECT count(*) FROM tenants)::int AS tenants,"
-            " (SELECT count(*) FROM datasets)::int AS datasets,"
-            " (SELECT count(*) FROM tenants t WHERE datasets <>"
-            "  (SELECT count(*) FROM datasets d WHERE d.tenant_id = t.id))::int AS wrong"
-        ).fetchone())
+        counts = self._read(lambda conn: conn.execute(CHECK).fetchone())
         if counts.pop("wrong"):
             raise StoreError(f"{self.location}: tenants' counts of datasets are wrong")
         return counts
@@ -301,8 +263,7 @@ class PostgresStore(Store):
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot
             conn.execute(NO_STATEMENT_TIMEOUT)
             return {
-                "keys": conn.execute("SELECT id, tenant, name, digest, created, last_used"
-                                     " FROM keys ORDER BY seq").fetchall(),
+                "keys": conn.execute(f"SELECT {KEY_COLUMNS} FROM keys ORDER BY seq").fetchall(),
                 "tenants": conn.execute("SELECT id, created FROM tenants ORDER BY seq")
                            .fetchall(),
                 "datasets": [record(row) for row in conn.execute(  # by tenant, as the file

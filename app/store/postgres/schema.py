@@ -43,7 +43,7 @@ MIGRATIONS = [  # one entry per schema version; never edit one that has shipped
     # rules.same_name; that of `name(n)` is key_ || '(n)'), the row and the key's entry
     # inserted; the record returned. A refusal raises, undoing all of it: SQLSTATE DA001
     # for the limit, DA002 for a key used with another request. (OR REPLACE: dropping the
-    # tables, as to start over, leaves the function.)
+    # tables, as to start over, leaves the functions.)
     """
     CREATE OR REPLACE FUNCTION create_dataset(tenant_ text, id_ text, name_ text, key_ text,
                                               fields_ jsonb, now_ bigint, limit_ integer,
@@ -91,6 +91,47 @@ MIGRATIONS = [  # one entry per schema version; never edit one that has shipped
             INSERT INTO idempotency VALUES (tenant_, idempotency_, fingerprint_, now_, made);
         END IF;
         RETURN made;
+    END $$;
+
+    -- An update in one statement: under the tenant's row, the dataset's fields merged with
+    -- `changes_`; a new name (NULL: none) that another of its datasets has raises DA003,
+    -- or with `rename_taken_` becomes the first free name(n). The record, or NULL if the
+    -- tenant has no such dataset.
+    CREATE OR REPLACE FUNCTION update_dataset(tenant_ text, id_ text, changes_ jsonb,
+                                              name_ text, key_ text, now_ bigint,
+                                              rename_taken_ boolean)
+    RETURNS jsonb LANGUAGE plpgsql AS $$
+    DECLARE
+        old datasets;
+        n integer := 0;
+        free text := key_;
+    BEGIN
+        PERFORM FROM tenants t WHERE t.id = tenant_ FOR UPDATE;
+        SELECT * INTO old FROM datasets d WHERE d.tenant_id = tenant_ AND d.id = id_;
+        IF NOT FOUND THEN
+            RETURN NULL;
+        END IF;
+        IF name_ IS NULL THEN
+            name_ := old.name;
+            free := old.name_key;
+        ELSE
+            WHILE EXISTS (SELECT FROM datasets d WHERE d.tenant_id || d.name_key = tenant_ || free
+                          AND d.id <> id_)
+            LOOP
+                IF NOT rename_taken_ THEN
+                    RAISE EXCEPTION 'the tenant has this name already' USING ERRCODE = 'DA003';
+                END IF;
+                n := n + 1;
+                free := key_ || '(' || n || ')';
+            END LOOP;
+            name_ := CASE n WHEN 0 THEN name_ ELSE name_ || '(' || n || ')' END;
+        END IF;
+        UPDATE datasets d SET name = name_, name_key = free, fields = d.fields || changes_,
+                              update_time = now_
+            WHERE d.seq = old.seq;
+        RETURN old.fields || changes_ || jsonb_build_object(
+            'name', name_, 'id', id_, 'tenant_id', tenant_, 'created_by', tenant_,
+            'create_time', old.create_time, 'update_time', now_);
     END $$;
     """,
 ]

@@ -12,8 +12,16 @@ ORDER_BY = {"create_time": "create_time {0}", "update_time": "update_time {0}",
 SAME_NAME = "tenant_id || name_key = %s"  # a lookup by the unique hash index
 BIGINT = 2 ** 63 - 1  # the largest LIMIT and OFFSET PostgreSQL takes
 DATASET_COLUMNS = "id, tenant_id, name, fields, create_time, update_time"
-CREATE = "SELECT create_dataset(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) AS made"  # schema.py
-LIMIT_REACHED, IDEMPOTENCY_MISMATCH = "DA001", "DA002"  # the SQLSTATEs of its refusals
+KEY_COLUMNS = "id, tenant, name, digest, created, last_used"
+CHECK = ("SELECT (SELECT count(*) FROM keys)::int AS keys,"
+         " (SELECT count(*) FROM tenants)::int AS tenants,"
+         " (SELECT count(*) FROM datasets)::int AS datasets,"
+         " (SELECT count(*) FROM tenants t WHERE datasets <>"
+         "  (SELECT count(*) FROM datasets d WHERE d.tenant_id = t.id))::int AS wrong")
+# The functions of schema.py, and the SQLSTATEs of their refusals
+CREATE = "SELECT create_dataset(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) AS value"
+UPDATE = "SELECT update_dataset(%s, %s, %s, %s, %s, %s, %s) AS value"
+LIMIT_REACHED, IDEMPOTENCY_MISMATCH, NAME_TAKEN = "DA001", "DA002", "DA003"
 
 
 def loads(data):
@@ -47,21 +55,25 @@ def unstorable(*values):
     return any(value is not None and "\x00" in value for value in values)
 
 
-def like(prefix):
-    """A LIKE pattern of the strings that start with `prefix`."""
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def listing(tenant, name, dataset_id, orderby, desc, offset, limit):
+    """(query, args, count, count_args) of Store.list_datasets: the query gives the page with
+    `count`, the number of matches, on each row; `count` is a subquery of its own."""
+    where, args = "tenant_id = %s", [tenant]
+    if name is not None:
+        where, args = f"{where} AND {SAME_NAME}", args + [tenant + rules.same_name(name)]
+    if dataset_id is not None:
+        where, args = where + " AND id = %s", args + [dataset_id]
+    direction = "DESC" if desc else "ASC"
+    if limit is not None and limit > BIGINT:
+        limit = None
+    if name is None and dataset_id is None:  # the tenant's count, kept by its writes
+        count, count_args = "(SELECT datasets FROM tenants WHERE id = %s)", [tenant]
+    else:  # one at most: names and ids are unique
+        count, count_args = f"(SELECT count(*) FROM datasets WHERE {where})", args
+    query = (f"SELECT {DATASET_COLUMNS}, {count} AS total FROM datasets WHERE {where} ORDER BY"
+             f" {ORDER_BY[orderby].format(direction)}, seq {direction} LIMIT %s OFFSET %s")
+    return query, (*count_args, *args, limit, min(offset, BIGINT)), count, count_args
 
 
 def own_fields(dataset):
     return {k: v for k, v in dataset.items() if k in rules.DATASET_FIELDS and k != "name"}
-
-
-def taken(conn, tenant, name):
-    """The name keys of the tenant that rules.free_name could meet for `name`."""
-    key = rules.same_name(name)
-    prefix = key + "("
-    rows = conn.execute(
-        f"SELECT name_key FROM datasets WHERE {SAME_NAME} UNION SELECT name_key FROM"
-        f" datasets WHERE tenant_id = %s AND left(name_key, {PREFIX}) COLLATE \"C\" LIKE %s"
-        f" AND name_key LIKE %s", (tenant + key, tenant, like(prefix[:PREFIX]), like(prefix)))
-    return {row["name_key"] for row in rows}
