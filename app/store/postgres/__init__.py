@@ -38,15 +38,15 @@ def parse(url):
 
 
 def cut(conn):
-    """The pool's check of a connection it hands out, without a round trip: an idle
-    connection has nothing to read unless its server ended it (a restart, an idle timeout),
-    which sends an error and closes it; such a one is closed (so that the pool replaces it)
-    before a write is sent on it. (poll, not select: any descriptor number.)"""
+    """Whether the server has ended `conn` (then closed here), seen without a round trip: an
+    idle connection has nothing to read unless its server ended it (a restart, an idle
+    timeout), which sends an error and closes it. (poll, not select: any descriptor.)"""
     waiting = select.poll()
     waiting.register(conn.fileno(), select.POLLIN)
     if waiting.poll(0):
         conn.close()
-        raise psycopg.OperationalError("the connection was closed by the server")
+        return True
+    return False
 
 
 class PostgresStore(Store):
@@ -70,7 +70,7 @@ class PostgresStore(Store):
                 self._pool, self._pid = None, os.getpid()  # the parent's is not ours
             if self._pool is None:
                 pool = ConnectionPool(
-                    self.url, min_size=1, max_size=4, timeout=3, open=False, check=cut,
+                    self.url, min_size=1, max_size=4, timeout=3, open=False,
                     reconnect_timeout=0, configure=lambda conn: set_json_loads(loads, conn),
                     kwargs={"connect_timeout": 3, "row_factory": dict_row, "autocommit": True,
                             "client_encoding": "UTF8",  # whatever PGCLIENTENCODING says
@@ -84,6 +84,24 @@ class PostgresStore(Store):
                     raise
                 self._pool = pool
             return self._pool
+
+    @contextmanager
+    def _connection(self, timeout=None):
+        """A connection of the pool, in autocommit, not one its server has ended: so a write
+        is not sent on one after a restart. (Not the pool's `check`, which waits a second
+        after each one it finds ended, and a restart ends them all.)"""
+        pool = self._open()
+        conn = pool.getconn(timeout)
+        for _ in range(pool.max_size):  # each of its connections at most once
+            if not cut(conn):
+                break
+            pool.putconn(conn)  # closed: the pool makes another
+            conn = pool.getconn(timeout)
+        try:
+            with conn:
+                yield conn
+        finally:
+            pool.putconn(conn)
 
     @contextmanager
     def _errors(self):
@@ -102,30 +120,30 @@ class PostgresStore(Store):
     @contextmanager
     def _transaction(self, timeout=None):
         """A connection in a transaction."""
-        with self._errors(), self._open().connection(timeout) as conn, conn.transaction():
+        with self._errors(), self._connection(timeout) as conn, conn.transaction():
             yield conn
 
     def _read(self, work):
         """`work(conn)`, its statements each committing by itself (fewer round trips). If
         the connection turns out cut (a restart of the server ends them all), the pool's
-        connections are replaced and `work` runs once more: a read may be repeated, where a
-        write might be done twice."""
+        others are checked, the cut ones replaced, and `work` runs once more: a read may be
+        repeated, where a write might be done twice."""
         with self._errors():
-            pool, conn = self._open(), None
+            conn = None
             try:
-                with pool.connection() as conn:
+                with self._connection() as conn:
                     return work(conn)
             except psycopg.OperationalError:
                 if conn is None or not conn.broken:
                     raise
-            pool.drain()
-            with pool.connection() as conn:
+            self._open().check()
+            with self._connection() as conn:
                 return work(conn)
 
     def _call(self, query, args, refusals):
         """One statement, so one transaction and one round trip (a function of schema.py):
         the value it returns, or the exception `refusals` names for its SQLSTATE."""
-        with self._errors(), self._open().connection() as conn:
+        with self._errors(), self._connection() as conn:
             try:
                 return conn.execute(query, args).fetchone()["value"]
             except psycopg.Error as err:
