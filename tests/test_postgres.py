@@ -9,7 +9,8 @@ import psycopg
 import pytest
 
 from app import create_app
-from app.store import NotFound, StoreBusy, postgres, rules
+from app.store import NotFound, StoreBusy, rules
+from app.store.postgres import connections
 from app.store.postgres.schema import MIGRATIONS
 from tests.conftest import Api, issue_key
 from tests.pgserver import free_port
@@ -107,7 +108,7 @@ def test_a_write_is_not_sent_on_a_connection_its_server_ended(postgres_config):
 def test_a_read_on_a_cut_connection_is_repeated_a_write_is_not(postgres_config, monkeypatch):
     """A connection cut after the pool checked it: a read runs again on a new connection;
     a write fails busy, since it might have been done."""
-    monkeypatch.setattr(postgres, "cut", lambda conn: None)
+    monkeypatch.setattr(connections, "cut", lambda conn: False)
     store = create_app(postgres_config).extensions["store"]
     store.create_dataset(TENANT, {"name": "a"}, 1)
     end_connections(postgres_config["DATABASE_URL"])

@@ -4,11 +4,12 @@ Each worker process opens its own pool on first use (after gunicorn forks). Name
 uniqueness per tenant is the database's: a unique index over (tenant_id, name_key), the
 rules.same_name of each name, so servers racing for one name never both get it. Writes to
 one tenant's datasets take its row in `tenants` first, which serialises them and keeps its
-count of datasets.
+count of datasets. A request's round trips are few: a read or a create or update is one
+statement each (creates and updates are functions of schema.py), with no round trip to
+check a connection first.
 """
 
 import os
-import select
 import threading
 from contextlib import contextmanager
 
@@ -19,34 +20,11 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, Store, StoreBusy,
                        StoreError, rules)
+from app.store.postgres.connections import connection, parse
 from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
 from app.store.postgres.sql import (CHECK, CREATE, DATASET_COLUMNS, IDEMPOTENCY_MISMATCH,
-                                    KEY_COLUMNS, LIMIT_REACHED, NAME_TAKEN, UPDATE, listing,
-                                    loads, own_fields, record, unstorable)
-
-
-def parse(url):
-    """(where, options): the server and database of `url` for messages and logs (never the
-    password, whatever the URL's form), and the server options it sets, if any."""
-    try:
-        params = psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.Error:
-        return "PostgreSQL (DATASET_API_DATABASE_URL does not parse)", None
-    params.pop("password", None)
-    options = params.pop("options", None)
-    return psycopg.conninfo.make_conninfo(**params), options
-
-
-def cut(conn):
-    """Whether the server has ended `conn` (then closed here), seen without a round trip: an
-    idle connection has nothing to read unless its server ended it (a restart, an idle
-    timeout), which sends an error and closes it. (poll, not select: any descriptor.)"""
-    waiting = select.poll()
-    waiting.register(conn.fileno(), select.POLLIN)
-    if waiting.poll(0):
-        conn.close()
-        return True
-    return False
+                                    KEY_COLUMNS, LIMIT_REACHED, NAME_TAKEN, TENANTS, UPDATE,
+                                    listing, loads, own_fields, record, unstorable)
 
 
 class PostgresStore(Store):
@@ -85,23 +63,9 @@ class PostgresStore(Store):
                 self._pool = pool
             return self._pool
 
-    @contextmanager
     def _connection(self, timeout=None):
-        """A connection of the pool, in autocommit, not one its server has ended: so a write
-        is not sent on one after a restart. (Not the pool's `check`, which waits a second
-        after each one it finds ended, and a restart ends them all.)"""
-        pool = self._open()
-        conn = pool.getconn(timeout)
-        for _ in range(pool.max_size):  # each of its connections at most once
-            if not cut(conn):
-                break
-            pool.putconn(conn)  # closed: the pool makes another
-            conn = pool.getconn(timeout)
-        try:
-            with conn:
-                yield conn
-        finally:
-            pool.putconn(conn)
+        """A connection of this process's pool (connections.connection)."""
+        return connection(self._open(), timeout)
 
     @contextmanager
     def _errors(self):
@@ -118,9 +82,9 @@ class PostgresStore(Store):
             raise StoreError(f"{self.location}: {err}".strip()) from err
 
     @contextmanager
-    def _transaction(self, timeout=None):
+    def _transaction(self):
         """A connection in a transaction."""
-        with self._errors(), self._connection(timeout) as conn, conn.transaction():
+        with self._errors(), self._connection() as conn, conn.transaction():
             yield conn
 
     def _read(self, work):
@@ -174,7 +138,7 @@ class PostgresStore(Store):
             f"SELECT {KEY_COLUMNS} FROM keys ORDER BY seq").fetchall())
 
     def revoke_key(self, key_id):
-        with self._transaction() as conn:
+        with self._errors(), self._connection() as conn:
             return conn.execute("DELETE FROM keys WHERE id = %s", (key_id,)).rowcount == 1
 
     def note_use(self, key, now):
@@ -182,7 +146,7 @@ class PostgresStore(Store):
         if (key["last_used"] or 0) > stale:
             return
         try:
-            with self._transaction(timeout=0.5) as conn:
+            with self._errors(), self._connection(timeout=0.5) as conn:
                 conn.execute("UPDATE keys SET last_used = %s WHERE id = %s"
                              " AND coalesce(last_used, 0) <= %s", (now, key["id"], stale))
         except StoreBusy:
@@ -193,10 +157,7 @@ class PostgresStore(Store):
             "SELECT 1 FROM tenants WHERE id = %s", (tenant,)).fetchone()) is not None
 
     def list_tenants(self):
-        return self._read(lambda conn: conn.execute(
-            "SELECT t.id, t.created, count(k.id)::int AS keys, t.datasets FROM tenants t"
-            " LEFT JOIN keys k ON k.tenant = t.id GROUP BY t.seq, t.id ORDER BY t.seq"
-        ).fetchall())
+        return self._read(lambda conn: conn.execute(TENANTS).fetchall())
 
     # Datasets
 

@@ -13,6 +13,8 @@ SAME_NAME = "tenant_id || name_key = %s"  # a lookup by the unique hash index
 BIGINT = 2 ** 63 - 1  # the largest LIMIT and OFFSET PostgreSQL takes
 DATASET_COLUMNS = "id, tenant_id, name, fields, create_time, update_time"
 KEY_COLUMNS = "id, tenant, name, digest, created, last_used"
+TENANTS = ("SELECT t.id, t.created, count(k.id)::int AS keys, t.datasets FROM tenants t"
+           " LEFT JOIN keys k ON k.tenant = t.id GROUP BY t.seq, t.id ORDER BY t.seq")
 CHECK = ("SELECT (SELECT count(*) FROM keys)::int AS keys,"
          " (SELECT count(*) FROM tenants)::int AS tenants,"
          " (SELECT count(*) FROM datasets)::int AS datasets,"
