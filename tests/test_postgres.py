@@ -1,5 +1,6 @@
 """The PostgreSQL engine through the interface: races, bounded waits, broken connections."""
 
+import json
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -9,6 +10,7 @@ import pytest
 
 from app import create_app
 from app.store import NotFound, StoreBusy, rules
+from app.store.postgres import connections
 from app.store.postgres.schema import MIGRATIONS
 from tests.conftest import Api, issue_key
 from tests.pgserver import free_port
@@ -84,6 +86,39 @@ def test_connections_broken_by_a_restart_are_replaced(postgres_config):
     assert len(store.list_datasets(store.list_keys()[0]["tenant"])[0]) == 3
 
 
+def end_connections(url):
+    """End the store's connections to the database of `url`, as a restart does, and wait
+    until they are gone."""
+    with psycopg.connect(url, autocommit=True) as admin:
+        others = ("FROM pg_stat_activity WHERE datname = current_database()"
+                  " AND pid <> pg_backend_pid()")
+        assert admin.execute(f"SELECT count(pg_terminate_backend(pid)) {others}").fetchone()[0]
+        while admin.execute(f"SELECT count(*) {others}").fetchone()[0]:
+            time.sleep(0.01)
+
+
+def test_a_write_is_not_sent_on_a_connection_its_server_ended(postgres_config):
+    """The pool hands out no connection that its server has ended: a write goes through."""
+    store = create_app(postgres_config).extensions["store"]
+    store.create_dataset(TENANT, {"name": "a"}, 1)
+    end_connections(postgres_config["DATABASE_URL"])
+    assert store.create_dataset(TENANT, {"name": "b"}, 2)["name"] == "b"
+
+
+def test_a_read_on_a_cut_connection_is_repeated_a_write_is_not(postgres_config, monkeypatch):
+    """A connection cut after the pool checked it: a read runs again on a new connection;
+    a write fails busy, since it might have been done."""
+    monkeypatch.setattr(connections, "cut", lambda conn: False)
+    store = create_app(postgres_config).extensions["store"]
+    store.create_dataset(TENANT, {"name": "a"}, 1)
+    end_connections(postgres_config["DATABASE_URL"])
+    assert store.list_datasets(TENANT)[1] == 1
+    end_connections(postgres_config["DATABASE_URL"])
+    with pytest.raises(StoreBusy):
+        store.create_dataset(TENANT, {"name": "b"}, 2)
+    assert [r["name"] for r in store.list_datasets(TENANT)[0]] == ["a"]
+
+
 def test_a_write_kept_waiting_by_a_lock_answers_busy_in_time(postgres_config):
     """A tenant's row held by another session: the write waits LOCK_TIMEOUT, then is busy."""
     store = create_app(postgres_config).extensions["store"]
@@ -110,6 +145,18 @@ def test_idempotency_keys_past_a_day_are_forgotten(postgres_config):
     again = store.create_dataset(TENANT, {"name": "b"}, later, idempotency=("k2", "f"))
     assert again["name"] == "b(1)"
     assert [(e["key"], e["created"]) for e in store.export()["idempotency"]] == [("k2", later)]
+
+
+def test_numbers_in_fields_come_back_as_they_went_in(postgres_config):
+    """jsonb is read by a faster parser where it gives the same values: integers past 64
+    bits stay integers, exactly, and floats stay floats."""
+    numbers = {"big": 2**70 + 1, "low": -2**63 - 1, "top": 2**64 - 1, "tenth": 0.1,
+               "tiny": 5e-324, "one": 1.0, "text": "1" * 30, "pages": [[1, 1000000]]}
+    store = create_app(postgres_config).extensions["store"]
+    made = store.create_dataset(TENANT, {"name": "a", "parser_config": numbers}, 1)
+    for got in (made, store.get_dataset(TENANT, made["id"]), store.list_datasets(TENANT)[0][0]):
+        assert json.dumps(got["parser_config"], sort_keys=True) == json.dumps(numbers,
+                                                                               sort_keys=True)
 
 
 def test_names_of_any_script_whatever_the_client_encoding(postgres_config, monkeypatch):

@@ -4,7 +4,9 @@ Each worker process opens its own pool on first use (after gunicorn forks). Name
 uniqueness per tenant is the database's: a unique index over (tenant_id, name_key), the
 rules.same_name of each name, so servers racing for one name never both get it. Writes to
 one tenant's datasets take its row in `tenants` first, which serialises them and keeps its
-count of datasets.
+count of datasets. A request's round trips are few: a read or a create or update is one
+statement each (creates and updates are functions of schema.py), with no round trip to
+check a connection first.
 """
 
 import os
@@ -13,26 +15,16 @@ from contextlib import contextmanager
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb
+from psycopg.types.json import Jsonb, set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, Store, StoreBusy,
                        StoreError, rules)
+from app.store.postgres.connections import connection, parse
 from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
-from app.store.postgres.sql import (BIGINT, DATASET_COLUMNS, ORDER_BY, SAME_NAME, own_fields,
-                                    record, taken, unstorable)
-
-
-def parse(url):
-    """(where, options): the server and database of `url` for messages and logs (never the
-    password, whatever the URL's form), and the server options it sets, if any."""
-    try:
-        params = psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.Error:
-        return "PostgreSQL (DATASET_API_DATABASE_URL does not parse)", None
-    params.pop("password", None)
-    options = params.pop("options", None)
-    return psycopg.conninfo.make_conninfo(**params), options
+from app.store.postgres.sql import (CHECK, CREATE, DATASET_COLUMNS, IDEMPOTENCY_MISMATCH,
+                                    KEY_COLUMNS, LIMIT_REACHED, NAME_TAKEN, TENANTS, UPDATE,
+                                    listing, loads, own_fields, record, unstorable)
 
 
 class PostgresStore(Store):
@@ -57,7 +49,7 @@ class PostgresStore(Store):
             if self._pool is None:
                 pool = ConnectionPool(
                     self.url, min_size=1, max_size=4, timeout=3, open=False,
-                    check=ConnectionPool.check_connection, reconnect_timeout=0,
+                    reconnect_timeout=0, configure=lambda conn: set_json_loads(loads, conn),
                     kwargs={"connect_timeout": 3, "row_factory": dict_row, "autocommit": True,
                             "client_encoding": "UTF8",  # whatever PGCLIENTENCODING says
                             "options": self.options})
@@ -71,19 +63,16 @@ class PostgresStore(Store):
                 self._pool = pool
             return self._pool
 
+    def _connection(self, timeout=None):
+        """A connection of this process's pool (connections.connection)."""
+        return connection(self._open(), timeout)
+
     @contextmanager
-    def _transaction(self, timeout=None, write=True):
-        """A connection, in a transaction if `write` (else each statement commits by itself:
-        fewer round trips); database errors as StoreError (StoreBusy when the server cannot
-        be reached or a wait ran out)."""
+    def _errors(self):
+        """Database errors as StoreError (StoreBusy when the server cannot be reached or a
+        wait ran out)."""
         try:
-            pool = self._open()
-            with pool.connection(timeout) as conn:
-                if write:
-                    with conn.transaction():
-                        yield conn
-                else:
-                    yield conn
+            yield
         except PoolTimeout as err:
             raise StoreBusy(f"{self.location}: no connection to PostgreSQL: {err}") from err
         except (psycopg.OperationalError, psycopg.errors.QueryCanceled,
@@ -92,12 +81,39 @@ class PostgresStore(Store):
         except psycopg.Error as err:
             raise StoreError(f"{self.location}: {err}".strip()) from err
 
-    def _lock_tenant(self, conn, tenant, now, add=0):
-        """Take the tenant's row (made if missing), adding `add` to its count; the count."""
-        return conn.execute(
-            "INSERT INTO tenants (id, created, datasets) VALUES (%s, %s, %s)"
-            " ON CONFLICT (id) DO UPDATE SET datasets = tenants.datasets + EXCLUDED.datasets"
-            " RETURNING datasets", (tenant, now, add)).fetchone()["datasets"]
+    @contextmanager
+    def _transaction(self):
+        """A connection in a transaction."""
+        with self._errors(), self._connection() as conn, conn.transaction():
+            yield conn
+
+    def _read(self, work):
+        """`work(conn)`, its statements each committing by itself (fewer round trips). If
+        the connection turns out cut (a restart of the server ends them all), the pool's
+        others are checked, the cut ones replaced, and `work` runs once more: a read may be
+        repeated, where a write might be done twice."""
+        with self._errors():
+            conn = None
+            try:
+                with self._connection() as conn:
+                    return work(conn)
+            except psycopg.OperationalError:
+                if conn is None or not conn.broken:
+                    raise
+            self._open().check()
+            with self._connection() as conn:
+                return work(conn)
+
+    def _call(self, query, args, refusals):
+        """One statement, so one transaction and one round trip (a function of schema.py):
+        the value it returns, or the exception `refusals` names for its SQLSTATE."""
+        with self._errors(), self._connection() as conn:
+            try:
+                return conn.execute(query, args).fetchone()["value"]
+            except psycopg.Error as err:
+                if err.sqlstate in refusals:
+                    raise refusals[err.sqlstate]() from None
+                raise
 
     # Keys and tenants
 
@@ -114,17 +130,15 @@ class PostgresStore(Store):
     def find_key(self, digest):
         if unstorable(digest):
             return None
-        with self._transaction(write=False) as conn:
-            return conn.execute("SELECT id, tenant, name, digest, created, last_used FROM keys"
-                                " WHERE digest = %s", (digest,)).fetchone()
+        return self._read(lambda conn: conn.execute(
+            f"SELECT {KEY_COLUMNS} FROM keys WHERE digest = %s", (digest,)).fetchone())
 
     def list_keys(self):
-        with self._transaction(write=False) as conn:
-            return conn.execute("SELECT id, tenant, name, digest, created, last_used FROM keys"
-                                " ORDER BY seq").fetchall()
+        return self._read(lambda conn: conn.execute(
+            f"SELECT {KEY_COLUMNS} FROM keys ORDER BY seq").fetchall())
 
     def revoke_key(self, key_id):
-        with self._transaction() as conn:
+        with self._errors(), self._connection() as conn:
             return conn.execute("DELETE FROM keys WHERE id = %s", (key_id,)).rowcount == 1
 
     def note_use(self, key, now):
@@ -132,114 +146,63 @@ class PostgresStore(Store):
         if (key["last_used"] or 0) > stale:
             return
         try:
-            with self._transaction(timeout=0.5) as conn:
+            with self._errors(), self._connection(timeout=0.5) as conn:
                 conn.execute("UPDATE keys SET last_used = %s WHERE id = %s"
                              " AND coalesce(last_used, 0) <= %s", (now, key["id"], stale))
         except StoreBusy:
             pass  # bookkeeping never waits: the next request writes it
 
     def tenant_exists(self, tenant):
-        with self._transaction(write=False) as conn:
-            return conn.execute("SELECT 1 FROM tenants WHERE id = %s", (tenant,)).fetchone() \
-                is not None
+        return self._read(lambda conn: conn.execute(
+            "SELECT 1 FROM tenants WHERE id = %s", (tenant,)).fetchone()) is not None
 
     def list_tenants(self):
-        with self._transaction(write=False) as conn:
-            return conn.execute(
-                "SELECT t.id, t.created, count(k.id)::int AS keys, t.datasets FROM tenants t"
-                " LEFT JOIN keys k ON k.tenant = t.id GROUP BY t.seq, t.id ORDER BY t.seq"
-            ).fetchall()
+        return self._read(lambda conn: conn.execute(TENANTS).fetchall())
 
     # Datasets
 
     def create_dataset(self, tenant, fields, now, idempotency=None):
         dataset = rules.new_dataset(fields)
-        with self._transaction() as conn:
-            count = self._lock_tenant(conn, tenant, now, add=1)
-            if idempotency:
-                # The tenant's expired keys go here, under its lock: pruning all tenants'
-                # at once would make concurrent creates wait on (or deadlock over) them.
-                conn.execute("DELETE FROM idempotency WHERE tenant = %s AND created <= %s",
-                             (tenant, now - rules.IDEMPOTENCY_TTL))
-                entry = conn.execute(
-                    "SELECT fingerprint, dataset FROM idempotency WHERE tenant = %s"
-                    " AND key = %s", (tenant, idempotency[0])).fetchone()
-                if entry is not None:
-                    if entry["fingerprint"] != idempotency[1]:
-                        raise IdempotencyMismatch(idempotency[0])
-                    self._lock_tenant(conn, tenant, now, add=-1)  # the count it took
-                    return entry["dataset"]
-            if count > self.dataset_limit:
-                raise LimitReached(self.dataset_limit)
-            name = rules.free_name(dataset["name"], taken(conn, tenant, dataset["name"]))
-            row = conn.execute(
-                f"INSERT INTO datasets (tenant_id, id, name, name_key, fields, create_time,"
-                f" update_time) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING {DATASET_COLUMNS}",
-                (tenant, os.urandom(16).hex(), name, rules.same_name(name),
-                 Jsonb(own_fields(dataset)), now, now)).fetchone()
-            created = record(row)
-            if idempotency:
-                conn.execute("INSERT INTO idempotency VALUES (%s, %s, %s, %s, %s)",
-                             (tenant, *idempotency, now, Jsonb(created)))
-        return created
+        key, fingerprint = idempotency or (None, None)
+        return self._call(CREATE, (
+            tenant, os.urandom(16).hex(), dataset["name"], rules.same_name(dataset["name"]),
+            Jsonb(own_fields(dataset)), now, self.dataset_limit, key, fingerprint,
+            now - rules.IDEMPOTENCY_TTL,
+        ), {LIMIT_REACHED: lambda: LimitReached(self.dataset_limit),
+            IDEMPOTENCY_MISMATCH: lambda: IdempotencyMismatch(key)})
 
     def get_dataset(self, tenant, dataset_id):
         if unstorable(dataset_id):
             return None
-        with self._transaction(write=False) as conn:
-            row = conn.execute(f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s"
-                               f" AND id = %s", (tenant, dataset_id)).fetchone()
+        row = self._read(lambda conn: conn.execute(
+            f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s AND id = %s",
+            (tenant, dataset_id)).fetchone())
         return row and record(row)
 
     def list_datasets(self, tenant, name=None, dataset_id=None, orderby="create_time",
                       desc=True, offset=0, limit=None):
         if unstorable(name, dataset_id):
             return [], 0
-        where, args = "tenant_id = %s", [tenant]
-        if name is not None:
-            where = f"{where} AND {SAME_NAME}"
-            args += [tenant + rules.same_name(name)]
-        if dataset_id is not None:
-            where, args = where + " AND id = %s", args + [dataset_id]
-        direction = "DESC" if desc else "ASC"
-        if limit is not None and limit > BIGINT:
-            limit = None
-        offset = min(offset, BIGINT)
-        if name is None and dataset_id is None:  # the tenant's count, kept by its writes
-            count, count_args = "(SELECT datasets FROM tenants WHERE id = %s)", [tenant]
-        else:  # one at most: names and ids are unique
-            count, count_args = f"(SELECT count(*) FROM datasets WHERE {where})", args
-        with self._transaction(write=False) as conn:
-            rows = conn.execute(
-                f"SELECT {DATASET_COLUMNS}, {count} AS total FROM datasets WHERE {where} ORDER BY"
-                f" {ORDER_BY[orderby].format(direction)}, seq {direction} LIMIT %s OFFSET %s",
-                (*count_args, *args, limit, offset)).fetchall()
-            total = rows[0]["total"] if rows else conn.execute(
+        query, args, count, count_args = listing(tenant, name, dataset_id, orderby, desc,
+                                                 offset, limit)
+
+        def read(conn):
+            rows = conn.execute(query, args).fetchall()
+            return rows, rows[0]["total"] if rows else conn.execute(
                 f"SELECT {count} AS total", count_args).fetchone()["total"]
+
+        rows, total = self._read(read)
         return [record(row) for row in rows], total or 0
 
     def update_dataset(self, tenant, dataset_id, changes, now, rename_taken=False):
         rules.new_dataset(changes)  # raises on a field that is not a dataset's
         if unstorable(dataset_id):
             return None
-        with self._transaction() as conn:
-            self._lock_tenant(conn, tenant, now)
-            row = conn.execute(f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s"
-                               f" AND id = %s", (tenant, dataset_id)).fetchone()
-            if row is None:
-                return None
-            new = {**record(row), **changes, "update_time": now}
-            if "name" in changes:
-                others = taken(conn, tenant, new["name"]) - {rules.same_name(row["name"])}
-                if rules.same_name(new["name"]) in others:
-                    if not rename_taken:
-                        raise NameTaken(new["name"])
-                    new["name"] = rules.free_name(new["name"], others)
-            conn.execute("UPDATE datasets SET name = %s, name_key = %s, fields = %s,"
-                         " update_time = %s WHERE id = %s",
-                         (new["name"], rules.same_name(new["name"]), Jsonb(own_fields(new)),
-                          now, dataset_id))
-        return new
+        name = changes.get("name")
+        return self._call(UPDATE, (
+            tenant, dataset_id, Jsonb(own_fields(changes)), name,
+            None if name is None else rules.same_name(name), now, rename_taken,
+        ), {NAME_TAKEN: lambda: NameTaken(name)})
 
     def delete_datasets(self, tenant, ids=None):
         with self._transaction() as conn:
@@ -266,18 +229,10 @@ class PostgresStore(Store):
     # Operation
 
     def health(self):
-        with self._transaction(write=False) as conn:
-            conn.execute("SELECT version FROM schema_version")
+        self._read(lambda conn: conn.execute("SELECT version FROM schema_version"))
 
     def check(self):
-        with self._transaction(write=False) as conn:
-            counts = conn.execute(
-                "SELECT (SELECT count(*) FROM keys)::int AS keys,"
-                " (SELECT count(*) FROM tenants)::int AS tenants,"
-                " (SELECT count(*) FROM datasets)::int AS datasets,"
-                " (SELECT count(*) FROM tenants t WHERE datasets <>"
-                "  (SELECT count(*) FROM datasets d WHERE d.tenant_id = t.id))::int AS wrong"
-            ).fetchone()
+        counts = self._read(lambda conn: conn.execute(CHECK).fetchone())
         if counts.pop("wrong"):
             raise StoreError(f"{self.location}: tenants' counts of datasets are wrong")
         return counts
@@ -287,8 +242,7 @@ class PostgresStore(Store):
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot
             conn.execute(NO_STATEMENT_TIMEOUT)
             return {
-                "keys": conn.execute("SELECT id, tenant, name, digest, created, last_used"
-                                     " FROM keys ORDER BY seq").fetchall(),
+                "keys": conn.execute(f"SELECT {KEY_COLUMNS} FROM keys ORDER BY seq").fetchall(),
                 "tenants": conn.execute("SELECT id, created FROM tenants ORDER BY seq")
                            .fetchall(),
                 "datasets": [record(row) for row in conn.execute(  # by tenant, as the file

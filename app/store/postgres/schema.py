@@ -37,6 +37,103 @@ MIGRATIONS = [  # one entry per schema version; never edit one that has shipped
         EXCLUDE USING hash ((tenant_id || name_key) WITH =);
     CREATE INDEX datasets_by_name ON datasets (tenant_id, left(name_key, 200) COLLATE "C");
     """,
+    # A create in one statement, so one round trip: under the tenant's row (which counts its
+    # datasets), its expired Idempotency-Keys pruned and the key looked up, the limit
+    # checked, the first free name of name, name(1), name(2)... (`key_` is the name's
+    # rules.same_name; that of `name(n)` is key_ || '(n)'), the row and the key's entry
+    # inserted; the record returned. A refusal raises, undoing all of it: SQLSTATE DA001
+    # for the limit, DA002 for a key used with another request. (OR REPLACE: dropping the
+    # tables, as to start over, leaves the functions.)
+    """
+    CREATE OR REPLACE FUNCTION create_dataset(tenant_ text, id_ text, name_ text, key_ text,
+                                              fields_ jsonb, now_ bigint, limit_ integer,
+                                              idempotency_ text, fingerprint_ text,
+                                              expired_ bigint)
+    RETURNS jsonb LANGUAGE plpgsql AS $$
+    DECLARE
+        held integer;
+        entry record;
+        n integer := 0;
+        free text := key_;
+        made jsonb;
+    BEGIN
+        INSERT INTO tenants AS t (id, created, datasets) VALUES (tenant_, now_, 1)
+            ON CONFLICT (id) DO UPDATE SET datasets = t.datasets + 1 RETURNING t.datasets
+            INTO held;
+        IF idempotency_ IS NOT NULL THEN
+            DELETE FROM idempotency i WHERE i.tenant = tenant_ AND i.created <= expired_;
+            SELECT i.fingerprint, i.dataset INTO entry FROM idempotency i
+                WHERE i.tenant = tenant_ AND i.key = idempotency_;
+            IF FOUND THEN
+                IF entry.fingerprint <> fingerprint_ THEN
+                    RAISE EXCEPTION 'Idempotency-Key used with another request'
+                        USING ERRCODE = 'DA002';
+                END IF;
+                UPDATE tenants t SET datasets = t.datasets - 1 WHERE t.id = tenant_;
+                RETURN entry.dataset;
+            END IF;
+        END IF;
+        IF held > limit_ THEN
+            RAISE EXCEPTION 'the tenant has its limit of datasets' USING ERRCODE = 'DA001';
+        END IF;
+        WHILE EXISTS (SELECT FROM datasets d WHERE d.tenant_id || d.name_key = tenant_ || free)
+        LOOP
+            n := n + 1;
+            free := key_ || '(' || n || ')';
+        END LOOP;
+        made := fields_ || jsonb_build_object(
+            'name', CASE n WHEN 0 THEN name_ ELSE name_ || '(' || n || ')' END, 'id', id_,
+            'tenant_id', tenant_, 'created_by', tenant_, 'create_time', now_,
+            'update_time', now_);
+        INSERT INTO datasets (tenant_id, id, name, name_key, fields, create_time, update_time)
+            VALUES (tenant_, id_, made->>'name', free, fields_, now_, now_);
+        IF idempotency_ IS NOT NULL THEN
+            INSERT INTO idempotency VALUES (tenant_, idempotency_, fingerprint_, now_, made);
+        END IF;
+        RETURN made;
+    END $$;
+
+    -- An update in one statement: under the tenant's row, the dataset's fields merged with
+    -- `changes_`; a new name (NULL: none) that another of its datasets has raises DA003,
+    -- or with `rename_taken_` becomes the first free name(n). The record, or NULL if the
+    -- tenant has no such dataset.
+    CREATE OR REPLACE FUNCTION update_dataset(tenant_ text, id_ text, changes_ jsonb,
+                                              name_ text, key_ text, now_ bigint,
+                                              rename_taken_ boolean)
+    RETURNS jsonb LANGUAGE plpgsql AS $$
+    DECLARE
+        old datasets;
+        n integer := 0;
+        free text := key_;
+    BEGIN
+        PERFORM FROM tenants t WHERE t.id = tenant_ FOR UPDATE;
+        SELECT * INTO old FROM datasets d WHERE d.tenant_id = tenant_ AND d.id = id_;
+        IF NOT FOUND THEN
+            RETURN NULL;
+        END IF;
+        IF name_ IS NULL THEN
+            name_ := old.name;
+            free := old.name_key;
+        ELSE
+            WHILE EXISTS (SELECT FROM datasets d WHERE d.tenant_id || d.name_key = tenant_ || free
+                          AND d.id <> id_)
+            LOOP
+                IF NOT rename_taken_ THEN
+                    RAISE EXCEPTION 'the tenant has this name already' USING ERRCODE = 'DA003';
+                END IF;
+                n := n + 1;
+                free := key_ || '(' || n || ')';
+            END LOOP;
+            name_ := CASE n WHEN 0 THEN name_ ELSE name_ || '(' || n || ')' END;
+        END IF;
+        UPDATE datasets d SET name = name_, name_key = free, fields = d.fields || changes_,
+                              update_time = now_
+            WHERE d.seq = old.seq;
+        RETURN old.fields || changes_ || jsonb_build_object(
+            'name', name_, 'id', id_, 'tenant_id', tenant_, 'created_by', tenant_,
+            'create_time', old.create_time, 'update_time', now_);
+    END $$;
+    """,
 ]
 MIGRATION_LOCK = 0x64617461  # the advisory lock held while the schema is upgraded
 # For upgrades, `store export` and `store import`, which may rightly take minutes on a large

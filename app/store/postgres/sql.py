@@ -1,5 +1,9 @@
 """The PostgreSQL engine's queries that are more than a line, and rows made records."""
 
+import json
+
+import orjson
+
 from app.store import rules
 
 PREFIX = 200  # characters of a name in the index that orders by name (see schema.py)
@@ -8,6 +12,36 @@ ORDER_BY = {"create_time": "create_time {0}", "update_time": "update_time {0}",
 SAME_NAME = "tenant_id || name_key = %s"  # a lookup by the unique hash index
 BIGINT = 2 ** 63 - 1  # the largest LIMIT and OFFSET PostgreSQL takes
 DATASET_COLUMNS = "id, tenant_id, name, fields, create_time, update_time"
+KEY_COLUMNS = "id, tenant, name, digest, created, last_used"
+TENANTS = ("SELECT t.id, t.created, count(k.id)::int AS keys, t.datasets FROM tenants t"
+           " LEFT JOIN keys k ON k.tenant = t.id GROUP BY t.seq, t.id ORDER BY t.seq")
+CHECK = ("SELECT (SELECT count(*) FROM keys)::int AS keys,"
+         " (SELECT count(*) FROM tenants)::int AS tenants,"
+         " (SELECT count(*) FROM datasets)::int AS datasets,"
+         " (SELECT count(*) FROM tenants t WHERE datasets <>"
+         "  (SELECT count(*) FROM datasets d WHERE d.tenant_id = t.id))::int AS wrong")
+# The functions of schema.py, and the SQLSTATEs of their refusals
+CREATE = "SELECT create_dataset(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) AS value"
+UPDATE = "SELECT update_dataset(%s, %s, %s, %s, %s, %s, %s) AS value"
+LIMIT_REACHED, IDEMPOTENCY_MISMATCH, NAME_TAKEN = "DA001", "DA002", "DA003"
+
+
+def loads(data):
+    """A jsonb value as json.loads reads it, read by orjson (several times faster) unless that
+    could differ: orjson reads an integer past 64 bits as a float, and refuses infinities
+    and lone surrogates, which json.loads takes. (A regular expression would cost more than
+    the parse; counting digits, then their runs, does not.)"""
+    if (len(data) - len(data.translate(None, DIGITS)) < LONG
+            or max(map(len, data.translate(DIGITS_ONLY).split())) < LONG):
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError:
+            pass
+    return json.loads(data)
+
+
+DIGITS, LONG = b"0123456789", 19  # 19 digits or more: past 64 bits, maybe
+DIGITS_ONLY = bytes(c if c in DIGITS else 32 for c in range(256))  # the rest as spaces
 
 
 def record(row):
@@ -23,21 +57,25 @@ def unstorable(*values):
     return any(value is not None and "\x00" in value for value in values)
 
 
-def like(prefix):
-    """A LIKE pattern of the strings that start with `prefix`."""
-    return prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def listing(tenant, name, dataset_id, orderby, desc, offset, limit):
+    """(query, args, count, count_args) of Store.list_datasets: the query gives the page with
+    `count`, the number of matches, on each row; `count` is a subquery of its own."""
+    where, args = "tenant_id = %s", [tenant]
+    if name is not None:
+        where, args = f"{where} AND {SAME_NAME}", args + [tenant + rules.same_name(name)]
+    if dataset_id is not None:
+        where, args = where + " AND id = %s", args + [dataset_id]
+    direction = "DESC" if desc else "ASC"
+    if limit is not None and limit > BIGINT:
+        limit = None
+    if name is None and dataset_id is None:  # the tenant's count, kept by its writes
+        count, count_args = "(SELECT datasets FROM tenants WHERE id = %s)", [tenant]
+    else:  # one at most: names and ids are unique
+        count, count_args = f"(SELECT count(*) FROM datasets WHERE {where})", args
+    query = (f"SELECT {DATASET_COLUMNS}, {count} AS total FROM datasets WHERE {where} ORDER BY"
+             f" {ORDER_BY[orderby].format(direction)}, seq {direction} LIMIT %s OFFSET %s")
+    return query, (*count_args, *args, limit, min(offset, BIGINT)), count, count_args
 
 
 def own_fields(dataset):
     return {k: v for k, v in dataset.items() if k in rules.DATASET_FIELDS and k != "name"}
-
-
-def taken(conn, tenant, name):
-    """The name keys of the tenant that rules.free_name could meet for `name`."""
-    key = rules.same_name(name)
-    prefix = key + "("
-    rows = conn.execute(
-        f"SELECT name_key FROM datasets WHERE {SAME_NAME} UNION SELECT name_key FROM"
-        f" datasets WHERE tenant_id = %s AND left(name_key, {PREFIX}) COLLATE \"C\" LIKE %s"
-        f" AND name_key LIKE %s", (tenant + key, tenant, like(prefix[:PREFIX]), like(prefix)))
-    return {row["name_key"] for row in rows}
