@@ -159,7 +159,8 @@ def test_a_damaged_line_is_refused_and_left_alone(api, tmp_path, runner):
 
 @pytest.mark.parametrize("damage", [(b'"name":"a"', b'"name":"\\ud800"'),
                                     (b'"pagerank":0', b'"pagerank":NaN'),
-                                    (b'"pagerank":0', b'"pagerank":36893488147419103232')])
+                                    (b'"pagerank":0', b'"pagerank":36893488147419103232'),
+                                    (b'1000000]]', b'36893488147419103232]]')])
 def test_a_file_that_could_not_be_written_back_is_refused(api, app, tmp_path, runner, damage):
     """JSON that Python reads but the file's writer refuses: a lone surrogate, NaN, an
     integer past 64 bits."""

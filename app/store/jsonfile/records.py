@@ -19,6 +19,7 @@ from app.store import rules
 
 FIELDS = (*rules.DATASET_FIELDS, "id", "create_time", "update_time")
 TYPES = {**rules.FIELD_TYPES, "id": (str,), "create_time": (int,), "update_time": (int,)}
+TYPINGS = set(itertools.product(*TYPES.values()))  # the type of each value, in FIELDS order
 SHARED = ("embedding_model", "permission", "chunk_method", "parser_config", "language",
           "similarity_threshold", "vector_similarity_weight", "status")
 SHARED_AT = [FIELDS.index(field) for field in SHARED]
@@ -42,9 +43,6 @@ class Stored(namedtuple("Stored", FIELDS)):
 values = operator.itemgetter(*FIELDS)  # a dataset's values, in FIELDS order
 
 
-TYPINGS = set(itertools.product(*TYPES.values()))  # the type of each value, in FIELDS order
-
-
 def is_stored(doc):
     """Whether `doc` is a stored dataset: its own fields, an id and two times, all typed."""
     return type(doc) is Stored or (type(doc) is dict and doc.keys() == TYPES.keys()
@@ -53,7 +51,10 @@ def is_stored(doc):
 
 def share(value):
     """`value`, or an equal one of the same type already held for another dataset."""
-    key = orjson.dumps(value) if type(value) is dict else (type(value), value)
+    try:
+        key = orjson.dumps(value) if type(value) is dict else (type(value), value)
+    except orjson.JSONEncodeError:  # an integer past 64 bits, which loads() then refuses
+        return value
     if len(_shared) >= SHARED_MOST and key not in _shared:
         _shared.clear()
     return _shared.setdefault(key, value)
