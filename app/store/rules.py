@@ -54,12 +54,6 @@ def new_dataset(fields):
     return {**DATASET_FIELDS, **fields}
 
 
-def dataset_ok(record):
-    """Whether `record` has exactly a dataset's own fields, of their types."""
-    return (type(record) is dict and record.keys() == DATASET_FIELDS.keys()
-            and all(type(record[f]) in types for f, types in FIELD_TYPES.items()))
-
-
 def key_ok(key):
     return (type(key) is dict
             and key.keys() == {"id", "tenant", "name", "digest", "created", "last_used"}
