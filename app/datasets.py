@@ -1,8 +1,6 @@
 """The current dataset API (/api/v1/datasets, RAGFlow v0.27): create, list, get, update and
 delete a tenant's datasets. Every answer is HTTP 200 with `code`, `message` and `data`."""
 
-import functools
-
 from flask import Blueprint, current_app, g, request
 from marshmallow import ValidationError
 
@@ -10,7 +8,7 @@ from app import auth
 from app.errors import ARGUMENT_ERROR, DATA_ERROR, SUCCESS, ApiError, current_error
 from app.idempotency import idempotency, mismatch_message
 from app.schemas import current
-from app.schemas.fields import check_storable, pydantic_text
+from app.schemas.fields import check_storable, per_query_string, pydantic_text
 from app.store import IdempotencyMismatch, LimitReached, NameTaken, NotFound, get_store
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets")
@@ -81,16 +79,12 @@ def create_dataset():
     return success(current.rendered(record))
 
 
-@functools.lru_cache(256)
-def list_query(query_string):
-    """The request's list query, whose query string is `query_string`: loaded once per query
-    string, as clients send the same few again and again (a refused one is not kept)."""
-    return load(current.list_schema, request.args.to_dict())
+list_query = per_query_string(lambda: load(current.list_schema, request.args.to_dict()))
 
 
 @bp.get("")
 def list_datasets():
-    query = list_query(request.query_string)
+    query = list_query()
     size = query["page_size"]
     records, total = get_store().list_datasets(
         g.tenant_id, name=query.get("name"), dataset_id=query.get("id"),

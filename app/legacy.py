@@ -1,13 +1,12 @@
 """The legacy dataset API (/api/v1/dataset): create, list and delete a tenant's datasets;
 the OpenAPI description and the health check."""
 
-import functools
-
 from flask import Blueprint, current_app, g, request
 
 from app import auth, openapi
 from app.errors import ARGUMENT_ERROR, DATA_ERROR, SUCCESS, ApiError
 from app.idempotency import idempotency, mismatch_message
+from app.schemas.fields import per_query_string
 from app.schemas.legacy import (created_schema, create_schema, deleted_schema, list_query_schema,
                                 rendered)
 from app.store import IdempotencyMismatch, LimitReached, NotFound, StoreError, get_store
@@ -48,16 +47,12 @@ def create_dataset():
     return created_schema.dump({"code": SUCCESS, "data": record, "message": "success"})
 
 
-@functools.lru_cache(256)
-def list_query(query_string):
-    """The request's list query, whose query string is `query_string`: loaded once per query
-    string, as clients send the same few again and again (a refused one is not kept)."""
-    return list_query_schema.load(request.args)
+list_query = per_query_string(lambda: list_query_schema.load(request.args))
 
 
 @bp.get("/dataset")
 def list_datasets():
-    query = list_query(request.query_string)
+    query = list_query()
     most, count = current_app.config["LIST_LIMIT"], query["count"]
     records, _ = get_store().list_datasets(
         g.tenant_id, orderby=query["orderby"], desc=query["desc"], offset=query["offset"],

@@ -6,6 +6,7 @@ import uuid
 from email.utils import formatdate
 
 import orjson
+from flask import request
 from marshmallow import Schema, ValidationError, fields, validate
 
 
@@ -73,6 +74,13 @@ class Rendered:
             self.by_identity.clear()
         self.by_identity[id(record)] = (record, answer)
         return answer
+
+
+def per_query_string(load):
+    """`load()` of the request's query, done once per query string and kept (256 of them):
+    clients send the same few again and again. A refused one raises, and is not kept."""
+    loaded = functools.lru_cache(256)(lambda query_string: load())
+    return lambda: loaded(request.query_string)
 
 
 def literal_message(choices):
