@@ -104,9 +104,9 @@ class Store:
         """(records, total): the tenant's datasets matching the filters (`name` compared
         case-insensitively), ordered by `orderby` (rules.ORDERS) with ties in creation
         order (the whole order reversed when `desc`), `limit` of them (None: all) from
-        `offset`; `total` counts every match. The records may be shared with other
-        requests (the JSON engine hands out one dict per version of a dataset): read them,
-        never change them."""
+        `offset`; `total` counts every match. Like get_dataset's, the records may be shared
+        with other requests (the JSON engine hands out one dict per version of a dataset):
+        read them, never change them."""
         raise NotImplementedError
 
     def update_dataset(self, tenant, dataset_id, changes, now, rename_taken=False):

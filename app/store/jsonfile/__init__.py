@@ -135,8 +135,11 @@ class JsonStore(Store):
         return self.engine.commit(op)
 
     def get_dataset(self, tenant, dataset_id):
-        _, stored = self._read(lambda state: state.dataset(tenant, dataset_id))
-        return None if stored is None else shown(stored, tenant)
+        def query(state):
+            _, stored = state.dataset(tenant, dataset_id)
+            return None if stored is None else state.shown(stored, tenant)
+
+        return self._read(query)
 
     def list_datasets(self, tenant, name=None, dataset_id=None, orderby="create_time",
                       desc=True, offset=0, limit=None):

@@ -62,8 +62,6 @@ def share(value):
 
 def compact(doc):
     """The Stored of a stored dataset (a dict that is_stored)."""
-    if type(doc) is Stored:
-        return doc
     stored = list(values(doc))
     for i in SHARED_AT:
         stored[i] = share(stored[i])

@@ -154,7 +154,7 @@ class State:
         return [self.shown(doc, tenant) for doc in page], len(rows)
 
     def shown(self, doc, tenant):
-        """layout.shown(doc, tenant), the same dict each time while `doc` is kept: lists show
+        """layout.shown(doc, tenant), the same dict each time while `doc` is kept: reads show
         the same datasets again and again, and their answers are found by this identity
         (see schemas.fields.Rendered)."""
         made = self._shown.get(id(doc))
