@@ -19,15 +19,10 @@ from werkzeug.test import EnvironBuilder  # noqa: E402
 
 from app import auth, create_app  # noqa: E402
 from bench import ceiling  # noqa: E402
+from bench.run import request  # noqa: E402
 
 TENANT = "ab" * 16
-OPS = {  # as bench/run.py sends them, a create's name made unique by the request's number
-    "legacy-list": ("GET", "/api/v1/dataset?count=20", None),
-    "list": ("GET", "/api/v1/datasets?page_size=30", None),
-    "get": ("GET", "/api/v1/datasets/{id}", None),
-    "legacy-create": ("POST", "/api/v1/dataset", b'{"name": "b%d"}'),
-    "create": ("POST", "/api/v1/datasets", b'{"name": "c%d"}'),
-}
+OPS = ("legacy-list", "list", "get", "legacy-create", "create")  # of bench/run.py's
 
 
 def filled(folder, size):
@@ -43,9 +38,10 @@ def filled(folder, size):
 
 
 def environs(op, key, dataset_id, count):
-    method, path, body = OPS[op]
+    """`count` requests of `op` as bench/run.py sends them, each create's name its own."""
+    method, path, body, _ = request(op, 0, [dataset_id])
     return [EnvironBuilder(method=method, path=path.replace("{id}", dataset_id),
-                           data=body % n if body else None,
+                           data=body.replace("{n}", str(n)) if body else None,
                            content_type="application/json" if body else None,
                            headers={"Authorization": f"Bearer {key}"}).get_environ()
             for n in range(count)]
