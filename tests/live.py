@@ -95,10 +95,18 @@ class Server:
         return self.process.wait(TIMEOUT)
 
     def stop(self):
-        """SIGTERM, as a supervisor stops it; the whole group is killed if that fails."""
+        """SIGTERM, as a supervisor stops it; the whole group is killed if that fails.
+
+        A worker still booting when the master passes SIGTERM on has the master's handler
+        yet, which drops it (gunicorn's race), and the master waits out the graceful timeout
+        (30 s) for it: after half of TIMEOUT the workers left are sent SIGTERM again."""
         self.process.terminate()
         try:
-            self.process.wait(TIMEOUT)
+            try:
+                self.process.wait(TIMEOUT / 2)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGTERM)
+                self.process.wait(TIMEOUT / 2)
         finally:
             self.kill()
 
