@@ -57,6 +57,34 @@ def test_a_rename_frees_the_old_name_in_every_app(config):
     assert store_one.get_dataset(tenant, dataset["id"]) == renamed
 
 
+def test_a_list_read_before_shows_each_change_another_app_made_since(config):
+    """Lists read again and again by one app, while another changes the datasets: after
+    each kind of change, every list is what a new app reads (none kept from before)."""
+    ours, theirs = (create_app(config).extensions["store"] for _ in range(2))
+    tenant = "c" * 32
+    made = [theirs.create_dataset(tenant, {"name": f"kb{n}"}, n) for n in range(3)]
+    queries = [{}, {"limit": 2, "offset": 1}, {"orderby": "name", "desc": False},
+               {"orderby": "update_time"}, {"name": "KB1"}, {"dataset_id": made[0]["id"]}]
+    changes = [
+        lambda: theirs.create_dataset(tenant, {"name": "kb3"}, 10),
+        lambda: theirs.update_dataset(tenant, made[0]["id"], {"description": "new"}, 11),
+        lambda: theirs.update_dataset(tenant, made[1]["id"], {"name": "kb9"}, 12),
+        lambda: theirs.delete_datasets(tenant, [made[2]["id"]]),
+        lambda: theirs.delete_datasets(tenant),
+    ]
+
+    def lists(store):
+        return [store.list_datasets(tenant, **query) for query in queries]
+
+    for change in changes:
+        before = lists(ours)
+        assert lists(ours) == before
+        change()
+        after = lists(ours)
+        assert after == lists(create_app(config).extensions["store"]) and after != before
+        assert after[0] != before[0]
+
+
 def test_bulk_delete_is_all_or_none(config):
     store = create_app(config).extensions["store"]
     tenant, other = "a" * 32, "b" * 32

@@ -4,9 +4,10 @@ Each worker process opens its own pool on first use (after gunicorn forks). Name
 uniqueness per tenant is the database's: a unique index over (tenant_id, name_key), the
 rules.same_name of each name, so servers racing for one name never both get it. Writes to
 one tenant's datasets take its row in `tenants` first, which serialises them and keeps its
-count of datasets. A request's round trips are few: a read or a create or update is one
-statement each (creates and updates are functions of schema.py), with no round trip to
-check a connection first.
+count of datasets, and gives it a new stamp. A request's round trips are few: a read or a
+create or update is one statement each (creates and updates are functions of schema.py),
+with no round trip to check a connection first; a page of a list read before, while the
+tenant's stamp is the same, is one short statement instead of the page's.
 """
 
 import os
@@ -23,8 +24,12 @@ from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, S
 from app.store.postgres.connections import connection, parse
 from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
 from app.store.postgres.sql import (CHECK, CREATE, DATASET_COLUMNS, IDEMPOTENCY_MISMATCH,
-                                    KEY_COLUMNS, LIMIT_REACHED, NAME_TAKEN, TENANTS, UPDATE,
-                                    listing, loads, own_fields, record, unstorable)
+                                    KEY_COLUMNS, LIMIT_REACHED, NAME_TAKEN, STAMP, TENANTS,
+                                    UPDATE, listing, loads, own_fields, record, unstorable)
+
+
+PAGE_MOST = 100  # records of a page that is kept, at most (the current API's largest page)
+KEPT_RECORDS = 2000  # records of the pages kept by a process; past that, it starts again
 
 
 class PostgresStore(Store):
@@ -40,6 +45,7 @@ class PostgresStore(Store):
                                               f"-c lock_timeout={wait}"]))
         self._pool, self._pid = None, None
         self._mutex = threading.Lock()
+        self._pages, self._kept = {}, 0  # pages of lists read: (stamp, records, total)
 
     def _open(self):
         """This process's pool, made on first use, with the schema brought up to date."""
@@ -181,18 +187,32 @@ class PostgresStore(Store):
 
     def list_datasets(self, tenant, name=None, dataset_id=None, orderby="create_time",
                       desc=True, offset=0, limit=None):
+        """A page read before is answered again while the tenant's stamp is the one it was
+        read with (schema.py, version 4): one short query instead of the page's."""
         if unstorable(name, dataset_id):
             return [], 0
-        query, args, count, count_args = listing(tenant, name, dataset_id, orderby, desc,
-                                                 offset, limit)
+        key = (tenant, name, dataset_id, orderby, desc, offset, limit)
+        kept = self._pages.get(key)
+        query, args, summary, summary_args = listing(tenant, name, dataset_id, orderby, desc,
+                                                     offset, limit)
 
         def read(conn):
+            if kept is not None:
+                row = conn.execute(STAMP, (tenant,)).fetchone()
+                if row is not None and row["stamp"] == kept[0]:
+                    return kept
             rows = conn.execute(query, args).fetchall()
-            return rows, rows[0]["total"] if rows else conn.execute(
-                f"SELECT {count} AS total", count_args).fetchone()["total"]
+            head = rows[0] if rows else conn.execute(summary, summary_args).fetchone()
+            return head["stamp"], [record(row) for row in rows], head["total"] or 0
 
-        rows, total = self._read(read)
-        return [record(row) for row in rows], total or 0
+        page = self._read(read)
+        if page is not kept and page[0] is not None and len(page[1]) <= PAGE_MOST:
+            self._kept += len(page[1])
+            if self._kept > KEPT_RECORDS:
+                self._pages.clear()
+                self._kept = len(page[1])
+            self._pages[key] = page
+        return list(page[1]), page[2]
 
     def update_dataset(self, tenant, dataset_id, changes, now, rename_taken=False):
         rules.new_dataset(changes)  # raises on a field that is not a dataset's

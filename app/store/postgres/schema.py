@@ -134,6 +134,27 @@ MIGRATIONS = [  # one entry per schema version; never edit one that has shipped
             'create_time', old.create_time, 'update_time', now_);
     END $$;
     """,
+    # A stamp on each tenant's row, new with every change of its datasets, in the change's
+    # own transaction: a page of a list that a process keeps is good while the row still has
+    # the stamp it was read with (PostgresStore.list_datasets). Creates, deletes and imports
+    # update the row already (its count of datasets); an update of a dataset does it here.
+    """
+    ALTER TABLE tenants ADD COLUMN stamp uuid NOT NULL DEFAULT gen_random_uuid();
+    CREATE OR REPLACE FUNCTION new_stamp() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        NEW.stamp := gen_random_uuid();
+        RETURN NEW;
+    END $$;
+    CREATE TRIGGER tenants_stamp BEFORE UPDATE ON tenants
+        FOR EACH ROW EXECUTE FUNCTION new_stamp();
+    CREATE OR REPLACE FUNCTION dataset_updated() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        UPDATE tenants t SET stamp = gen_random_uuid() WHERE t.id = NEW.tenant_id;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER datasets_stamp AFTER UPDATE ON datasets
+        FOR EACH ROW EXECUTE FUNCTION dataset_updated();
+    """,
 ]
 MIGRATION_LOCK = 0x64617461  # the advisory lock held while the schema is upgraded
 # For upgrades, `store export` and `store import`, which may rightly take minutes on a large

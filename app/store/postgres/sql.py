@@ -57,9 +57,13 @@ def unstorable(*values):
     return any(value is not None and "\x00" in value for value in values)
 
 
+STAMP = "SELECT stamp FROM tenants WHERE id = %s"  # see schema.py, version 4
+
+
 def listing(tenant, name, dataset_id, orderby, desc, offset, limit):
-    """(query, args, count, count_args) of Store.list_datasets: the query gives the page with
-    `count`, the number of matches, on each row; `count` is a subquery of its own."""
+    """(query, args, summary, summary_args) of Store.list_datasets: the query gives the page
+    with the number of matches (`total`) and the tenant's stamp on each row; `summary` gives
+    those two alone, for a page without rows."""
     where, args = "tenant_id = %s", [tenant]
     if name is not None:
         where, args = f"{where} AND {SAME_NAME}", args + [tenant + rules.same_name(name)]
@@ -72,9 +76,11 @@ def listing(tenant, name, dataset_id, orderby, desc, offset, limit):
         count, count_args = "(SELECT datasets FROM tenants WHERE id = %s)", [tenant]
     else:  # one at most: names and ids are unique
         count, count_args = f"(SELECT count(*) FROM datasets WHERE {where})", args
-    query = (f"SELECT {DATASET_COLUMNS}, {count} AS total FROM datasets WHERE {where} ORDER BY"
+    summary = f"{count} AS total, ({STAMP}) AS stamp"
+    query = (f"SELECT {DATASET_COLUMNS}, {summary} FROM datasets WHERE {where} ORDER BY"
              f" {ORDER_BY[orderby].format(direction)}, seq {direction} LIMIT %s OFFSET %s")
-    return query, (*count_args, *args, limit, min(offset, BIGINT)), count, count_args
+    return (query, (*count_args, tenant, *args, limit, min(offset, BIGINT)),
+            f"SELECT {summary}", (*count_args, tenant))
 
 
 def own_fields(dataset):
