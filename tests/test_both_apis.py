@@ -4,6 +4,8 @@ Idempotency-Key of both creates; the current API's configuration."""
 import pytest
 
 from app import create_app
+from app.schemas import current as current_schemas
+from app.schemas import legacy as legacy_schemas
 from tests.conftest import Api, Current, issue_key
 
 LEGACY_ONLY = {"chunk_num": "chunk_count", "doc_num": "document_count",
@@ -147,3 +149,21 @@ def test_bad_settings_refuse_to_start(tmp_path, monkeypatch, variables, message)
     with pytest.raises(ValueError, match=message) as raised:
         create_app({"DB_PATH": str(tmp_path / "db.json")})
     assert "\n" not in str(raised.value)
+
+
+def test_every_record_renders_as_its_schema_dumps_it(config):
+    """Answers are rendered in two parts and kept (schemas.fields.Rendered): each is still
+    the schema's whole dump, for datasets alike but for their own values, and for others."""
+    store = create_app(config).extensions["store"]
+    tenant = "d" * 32
+    for n in range(4):
+        store.create_dataset(tenant, {"name": f"kb{n}"}, 1718640005000 + n * 86_400_123)
+    store.create_dataset(tenant, {"name": "other", "description": "d", "chunk_method": "qa",
+                                  "parser_config": {"raptor": {"use_raptor": True}}}, 7)
+    records, _ = store.list_datasets(tenant)
+    for api in (current_schemas, legacy_schemas):
+        schema = type(api.rendered.schema)()
+        for record in records * 2:
+            assert api.rendered(record) == schema.dump(record)
+        assert api.rendered({**records[0], "pagerank": 3}) == schema.dump(
+            {**records[0], "pagerank": 3})

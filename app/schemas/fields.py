@@ -44,6 +44,9 @@ class DatasetFields(Schema):
     update_time = fields.Integer(metadata=EPOCH_MS)
     vector_similarity_weight = fields.Float(metadata={"example": 0.3})
 
+    OWN = ("id", "name", "create_time", "update_time")  # the values no two datasets share
+    OWN_FIELDS = ("id", "name", "create_time", "create_date", "update_time", "update_date")
+
     def get_attribute(self, obj, attr, default):
         """A record is a dict: a plain lookup (marshmallow's own also follows dotted names
         and attributes, a fifth of a dump's time)."""
@@ -55,12 +58,21 @@ class Rendered:
     same records again and again, and the dump is most of what they would cost. A record
     handed out again (the JSON engine does, see State.shown) is found by its identity;
     another by its JSON, so that any change of any value (even 1 to 1.0) is a new version.
-    Records and answers are shared, so no caller changes them."""
+    A new one is dumped in two parts: its OWN_FIELDS, which read only its OWN values, and
+    the others, which read the rest and are kept by the rest's JSON (new datasets are mostly
+    alike). Records and answers are shared, so no caller changes them."""
 
     def __init__(self, schema, size=2000):
         self.schema, self.size = schema, size
         self.by_identity = {}  # id(record) -> (record, answer)
-        self.by_json = functools.lru_cache(size)(lambda blob: schema.dump(orjson.loads(blob)))
+        self.by_json = functools.lru_cache(size)(lambda blob: self.dump(orjson.loads(blob)))
+        own, rest = type(schema)(only=schema.OWN_FIELDS), type(schema)(exclude=schema.OWN_FIELDS)
+        self.own = own.dump
+        self.rest = functools.lru_cache(256)(lambda blob: rest.dump(orjson.loads(blob)))
+
+    def dump(self, record):
+        rest = {key: value for key, value in record.items() if key not in DatasetFields.OWN}
+        return {**self.rest(orjson.dumps(rest)), **self.own(record)}
 
     def __call__(self, record):
         made = self.by_identity.get(id(record))
