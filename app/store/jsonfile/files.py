@@ -144,17 +144,17 @@ CHUNK = 1 << 16
 
 
 def read_all(fd, offset=0):
-    """The bytes of the open file `fd` from `offset` to its end: in one read sized by the
-    file, then on while it grows (a short read of a regular file is its end). A read of a
-    fixed large size would cost a large buffer, mmapped and unmapped (see the mmap threshold
-    in app.serving.config), each time a process follows a few lines of the journal."""
+    """The bytes of the open file `fd` from `offset` to its end: a first read sized by the
+    file, then on until a read finds nothing more. A read of a fixed large size would cost
+    a large buffer, mmapped and unmapped (see the mmap threshold in app.serving.config),
+    each time a process follows a few lines of the journal."""
     chunks = []
     size = max(os.fstat(fd).st_size - offset, 0) + CHUNK
     while True:
         chunk = os.pread(fd, size, offset)
-        chunks.append(chunk)
-        if len(chunk) < size:
+        if not chunk:
             return b"".join(chunks)
+        chunks.append(chunk)
         offset, size = offset + len(chunk), CHUNK
 
 
