@@ -44,7 +44,9 @@ class DatasetFields(Schema):
     update_time = fields.Integer(metadata=EPOCH_MS)
     vector_similarity_weight = fields.Float(metadata={"example": 0.3})
 
-    OWN = ("id", "name", "create_time", "update_time")  # the values no two datasets share
+    # The values no two datasets share, and the fields that read them (a new field that
+    # reads any of OWN belongs in OWN_FIELDS too: see Rendered).
+    OWN = ("id", "name", "create_time", "update_time")
     OWN_FIELDS = ("id", "name", "create_time", "create_date", "update_time", "update_date")
 
     def get_attribute(self, obj, attr, default):
