@@ -75,7 +75,7 @@ class ForwardedFor:
     def __call__(self, environ, start_response):
         # The last hop is the one the proxy added; those before it, the client could forge.
         hop = environ.get("HTTP_X_FORWARDED_FOR", "").split(",")[-1].strip()
-        if is_address(hop) and trusted(environ.get("REMOTE_ADDR", ""), self.allowed):
+        if hop and is_address(hop) and trusted(environ.get("REMOTE_ADDR", ""), self.allowed):
             environ["REMOTE_ADDR"] = hop
         return self.app(environ, start_response)
 
