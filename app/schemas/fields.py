@@ -73,7 +73,7 @@ class Rendered:
         self.rest = functools.lru_cache(256)(lambda blob: rest.dump(orjson.loads(blob)))
 
     def dump(self, record):
-        rest = {key: value for key, value in record.items() if key not in DatasetFields.OWN}
+        rest = {key: value for key, value in record.items() if key not in self.schema.OWN}
         return {**self.rest(orjson.dumps(rest)), **self.own(record)}
 
     def __call__(self, record):

@@ -193,14 +193,13 @@ class PostgresStore(Store):
             return [], 0
         key = (tenant, name, dataset_id, orderby, desc, offset, limit)
         kept = self._pages.get(key)
-        query, args, summary, summary_args = listing(tenant, name, dataset_id, orderby, desc,
-                                                     offset, limit)
 
         def read(conn):
             if kept is not None:
                 row = conn.execute(STAMP, (tenant,)).fetchone()
                 if row is not None and row["stamp"] == kept[0]:
                     return kept
+            query, args, summary, summary_args = listing(*key)
             rows = conn.execute(query, args).fetchall()
             head = rows[0] if rows else conn.execute(summary, summary_args).fetchone()
             return head["stamp"], [record(row) for row in rows], head["total"] or 0
