@@ -2,7 +2,8 @@
 
 from flask import Flask
 
-from app import cli, datasets, docs, edge, encoding, errors, legacy, models, settings, store
+from app import (auth, cli, datasets, docs, edge, encoding, errors, legacy, models, settings,
+                 store)
 
 # The DATASET_API_* settings and their defaults; a variable is read as its default's type.
 SETTINGS = dict(
@@ -37,6 +38,6 @@ def create_app(test_config=None):
         app.config.update(test_config)
     settings.check(app.config)
     models.check_config(app.config)
-    for module in (encoding, edge, store, errors, legacy, datasets, docs, cli):
+    for module in (encoding, edge, store, errors, auth, legacy, datasets, docs, cli):
         module.init_app(app)
     return app

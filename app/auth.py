@@ -7,11 +7,12 @@ import time
 
 from flask import current_app, g, request
 
-from app.errors import AUTHENTICATION_ERROR, ApiError
-from app.store import StoreError, get_store
+from app.errors import AUTHENTICATION_ERROR, ApiError, handle_api_error, in_current_api
+from app.store import KeyRevoked, StoreError, get_store
 
 KEY_PREFIX = "ragflow-"  # so secret scanners recognise a leaked key
 PUBLIC_ENDPOINTS = {"api.openapi_json"}  # endpoints of the API that need no key
+UNAUTHORIZED = "<Unauthorized '401: Unauthorized'>"  # RAGFlow's body, which clients compare
 
 
 def new_key():
@@ -27,6 +28,10 @@ def now_ms():
 
 
 def unauthorized(message):
+    """A 401: the legacy API's envelope with `message`, or RAGFlow's own body for the
+    current API's whatever the reason."""
+    if in_current_api():
+        return ApiError(401, 401, UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})
     return ApiError(401, AUTHENTICATION_ERROR, message, {"WWW-Authenticate": "Bearer"})
 
 
@@ -57,3 +62,19 @@ def authenticate():
     except StoreError as err:  # a failed bookkeeping write must not fail the request
         current_app.logger.warning("Could not record the use of key %s: %s", record["id"], err)
     g.tenant_id = record["tenant"]
+
+
+def confirm(response):
+    """The answer, once the store has checked that the request's key is still there if
+    none of the request's operations did (Store.confirm_key); else a 401."""
+    try:
+        get_store().confirm_key()
+    except (KeyRevoked, StoreError) as err:
+        return current_app.make_response(current_app.handle_user_exception(err))
+    return response
+
+
+def init_app(app):
+    app.register_error_handler(
+        KeyRevoked, lambda _: handle_api_error(unauthorized("Token is invalid.")))
+    app.after_request(confirm)  # registered after edge's, so run before it

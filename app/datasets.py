@@ -5,26 +5,20 @@ from flask import Blueprint, current_app, g, request
 from marshmallow import ValidationError
 
 from app import auth
-from app.errors import ARGUMENT_ERROR, DATA_ERROR, SUCCESS, ApiError, current_error
+from app.errors import ARGUMENT_ERROR, DATA_ERROR, SUCCESS, current_error
 from app.idempotency import idempotency, mismatch_message
 from app.schemas import current
 from app.schemas.fields import check_storable, per_query_string, pydantic_text
 from app.store import IdempotencyMismatch, LimitReached, NameTaken, NotFound, get_store
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets")
-UNAUTHORIZED = "<Unauthorized '401: Unauthorized'>"  # RAGFlow's body, which clients compare
 
 
 @bp.before_request
 def authenticate():
-    """The legacy API's key check, answered with RAGFlow's 401 body."""
+    """The key check, and the current API's own limit on bodies."""
     request.max_content_length = current_app.config["CURRENT_MAX_CONTENT_LENGTH"]
-    try:
-        auth.authenticate()
-    except ApiError as err:
-        if err.status != 401:
-            raise
-        raise ApiError(401, 401, UNAUTHORIZED, err.headers) from None
+    auth.authenticate()
 
 
 def json_object():

@@ -44,6 +44,11 @@ class IdempotencyMismatch(Exception):
     """An Idempotency-Key used before with another request body."""
 
 
+class KeyRevoked(Exception):
+    """The request's key, which find_key answered from what the process knew, is gone (a
+    401): the operation was not done."""
+
+
 class Store:
     """The operations every engine implements. Times are integer ms since the epoch.
 
@@ -62,8 +67,15 @@ class Store:
         raise NotImplementedError
 
     def find_key(self, digest):
-        """The key with this SHA-256 hex digest, or None."""
+        """The key with this SHA-256 hex digest, or None. An engine may answer from the keys
+        the process found before, without asking the store: then the next operation of the
+        thread checks that the key is still there before doing anything, and raises
+        KeyRevoked if it is not; confirm_key checks it if no operation did."""
         raise NotImplementedError
+
+    def confirm_key(self):
+        """At the end of a request: raise KeyRevoked if find_key's key was not checked by
+        an operation since and is gone."""
 
     def list_keys(self):
         """Every key, oldest first."""
@@ -90,9 +102,9 @@ class Store:
     def create_dataset(self, tenant, fields, now, idempotency=None):
         """Add a dataset with `fields` (rules.DATASET_FIELDS), its name made free with
         rules.free_name; return the record. Raises LimitReached if the tenant has its
-        limit of datasets (config TENANT_DATASET_LIMIT) already. `idempotency` = (key, fingerprint): a create
-        with a key seen in the last day returns that create's record again, or raises
-        IdempotencyMismatch if its fingerprint differs."""
+        limit of datasets (config TENANT_DATASET_LIMIT) already. `idempotency` = (key,
+        fingerprint): a create with a key seen in the last day returns that create's record
+        again, or raises IdempotencyMismatch if its fingerprint differs."""
         raise NotImplementedError
 
     def get_dataset(self, tenant, dataset_id):

@@ -7,7 +7,8 @@ one tenant's datasets take its row in `tenants` first, which serialises them and
 count of datasets, and gives it a new stamp. A request's round trips are few: a read or a
 create or update is one statement each (creates and updates are functions of schema.py),
 with no round trip to check a connection first; a page of a list read before, while the
-tenant's stamp is the same, is one short statement instead of the page's.
+tenant's stamp is the same, is one short statement instead of the page's. A key found
+before is not looked up again: the request's statement checks it is still there.
 """
 
 import os
@@ -19,17 +20,19 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb, set_json_loads
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, Store, StoreBusy,
-                       StoreError, rules)
+from app.store import (IdempotencyMismatch, KeyRevoked, LimitReached, NameTaken, NotFound, Store,
+                       StoreBusy, StoreError, rules)
 from app.store.postgres.connections import connection, parse
 from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
-from app.store.postgres.sql import (CHECK, CREATE, DATASET_COLUMNS, IDEMPOTENCY_MISMATCH,
-                                    KEY_COLUMNS, LIMIT_REACHED, NAME_TAKEN, STAMP, TENANTS,
-                                    UPDATE, listing, loads, own_fields, record, unstorable)
+from app.store.postgres.sql import (CHECK, CREATE, DATASET_COLUMNS, GET, IDEMPOTENCY_MISMATCH,
+                                    KEY_COLUMNS, KNOWN, LIMIT_REACHED, NAME_TAKEN, STAMP, TENANTS,
+                                    UPDATE, called, checked, listing, loads, own_fields, record,
+                                    unstorable)
 
 
 PAGE_MOST = 100  # records of a page that is kept, at most (the current API's largest page)
 KEPT_RECORDS = 2000  # records of the pages kept by a process; past that, it starts again
+KEPT_KEYS = 1000  # keys a process knows, at most; past that, it starts again
 
 
 class PostgresStore(Store):
@@ -46,6 +49,8 @@ class PostgresStore(Store):
         self._pool, self._pid = None, None
         self._mutex = threading.Lock()
         self._pages, self._kept = {}, 0  # pages of lists read: (stamp, records, total)
+        self._keys = {}  # keys found, by digest
+        self._unchecked = threading.local()  # .digest: the thread's key found, not checked
 
     def _open(self):
         """This process's pool, made on first use, with the schema brought up to date."""
@@ -110,16 +115,31 @@ class PostgresStore(Store):
             with self._connection() as conn:
                 return work(conn)
 
-    def _call(self, query, args, refusals):
-        """One statement, so one transaction and one round trip (a function of schema.py):
-        the value it returns, or the exception `refusals` names for its SQLSTATE."""
+    def _take_unchecked(self):
+        """The digest of the thread's key if find_key answered it without looking and no
+        statement has checked it since: the caller's statement checks it."""
+        digest, self._unchecked.digest = getattr(self._unchecked, "digest", None), None
+        return digest
+
+    def _refused(self, digest):
+        self._keys.pop(digest, None)
+        return KeyRevoked()
+
+    def _call(self, call, args, refusals):
+        """One statement, so one transaction and one round trip (a function of schema.py,
+        not called if the thread's key is gone): the value it returns, or the exception
+        `refusals` names for its SQLSTATE."""
+        digest = self._take_unchecked()
         with self._errors(), self._connection() as conn:
             try:
-                return conn.execute(query, args).fetchone()["value"]
+                row = conn.execute(*called(call, args, digest)).fetchone()
             except psycopg.Error as err:
                 if err.sqlstate in refusals:
                     raise refusals[err.sqlstate]() from None
                 raise
+        if not row["known"]:
+            raise self._refused(digest)
+        return row["value"]
 
     # Keys and tenants
 
@@ -134,16 +154,33 @@ class PostgresStore(Store):
         return key
 
     def find_key(self, digest):
+        self._unchecked.digest = None
         if unstorable(digest):
             return None
-        return self._read(lambda conn: conn.execute(
+        key = self._keys.get(digest)
+        if key is not None:
+            self._unchecked.digest = digest
+            return key
+        key = self._read(lambda conn: conn.execute(
             f"SELECT {KEY_COLUMNS} FROM keys WHERE digest = %s", (digest,)).fetchone())
+        if key is not None:
+            if len(self._keys) >= KEPT_KEYS:
+                self._keys.clear()
+            self._keys[digest] = key
+        return key
+
+    def confirm_key(self):
+        digest = self._take_unchecked()
+        if digest is not None and not self._read(lambda conn: conn.execute(
+                f"SELECT {KNOWN} AS known", (digest,)).fetchone()["known"]):
+            raise self._refused(digest)
 
     def list_keys(self):
         return self._read(lambda conn: conn.execute(
             f"SELECT {KEY_COLUMNS} FROM keys ORDER BY seq").fetchall())
 
     def revoke_key(self, key_id):
+        self._keys.clear()
         with self._errors(), self._connection() as conn:
             return conn.execute("DELETE FROM keys WHERE id = %s", (key_id,)).rowcount == 1
 
@@ -155,6 +192,7 @@ class PostgresStore(Store):
             with self._errors(), self._connection(timeout=0.5) as conn:
                 conn.execute("UPDATE keys SET last_used = %s WHERE id = %s"
                              " AND coalesce(last_used, 0) <= %s", (now, key["id"], stale))
+            key["last_used"] = now  # as find_key answers it next
         except StoreBusy:
             pass  # bookkeeping never waits: the next request writes it
 
@@ -180,10 +218,12 @@ class PostgresStore(Store):
     def get_dataset(self, tenant, dataset_id):
         if unstorable(dataset_id):
             return None
+        digest = self._take_unchecked()
         row = self._read(lambda conn: conn.execute(
-            f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s AND id = %s",
-            (tenant, dataset_id)).fetchone())
-        return row and record(row)
+            *checked(GET, (tenant, dataset_id), digest)).fetchone())
+        if digest is not None and not row["known"]:
+            raise self._refused(digest)
+        return record(row) if row and row["id"] is not None else None
 
     def list_datasets(self, tenant, name=None, dataset_id=None, orderby="create_time",
                       desc=True, offset=0, limit=None):
@@ -193,18 +233,27 @@ class PostgresStore(Store):
             return [], 0
         key = (tenant, name, dataset_id, orderby, desc, offset, limit)
         kept = self._pages.get(key)
+        digest = self._take_unchecked()
 
         def read(conn):
+            unchecked = digest
             if kept is not None:
-                row = conn.execute(STAMP, (tenant,)).fetchone()
+                row = conn.execute(*checked(STAMP, (tenant,), unchecked)).fetchone()
+                if unchecked is not None and not row["known"]:
+                    return None
                 if row is not None and row["stamp"] == kept[0]:
                     return kept
-            query, args, summary, summary_args = listing(*key)
+                unchecked = None
+            query, args, summary, summary_args = listing(*key, unchecked)
             rows = conn.execute(query, args).fetchall()
             head = rows[0] if rows else conn.execute(summary, summary_args).fetchone()
+            if not head["known"]:
+                return None
             return head["stamp"], [record(row) for row in rows], head["total"] or 0
 
         page = self._read(read)
+        if page is None:
+            raise self._refused(digest)
         if page is not kept and page[0] is not None and len(page[1]) <= PAGE_MOST:
             self._kept += len(page[1])
             if self._kept > KEPT_RECORDS:
@@ -224,7 +273,11 @@ class PostgresStore(Store):
         ), {NAME_TAKEN: lambda: NameTaken(name)})
 
     def delete_datasets(self, tenant, ids=None):
+        digest = self._take_unchecked()
         with self._transaction() as conn:
+            if digest is not None and not conn.execute(f"SELECT {KNOWN} AS known",
+                                                       (digest,)).fetchone()["known"]:
+                raise self._refused(digest)
             # The tenant's row, if it has one (a tenant without one has no datasets).
             conn.execute("SELECT 1 FROM tenants WHERE id = %s FOR UPDATE", (tenant,))
             if ids is None:

@@ -21,8 +21,8 @@ CHECK = ("SELECT (SELECT count(*) FROM keys)::int AS keys,"
          " (SELECT count(*) FROM tenants t WHERE datasets <>"
          "  (SELECT count(*) FROM datasets d WHERE d.tenant_id = t.id))::int AS wrong")
 # The functions of schema.py, and the SQLSTATEs of their refusals
-CREATE = "SELECT create_dataset(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s) AS value"
-UPDATE = "SELECT update_dataset(%s, %s, %s, %s, %s, %s, %s) AS value"
+CREATE = "create_dataset(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+UPDATE = "update_dataset(%s, %s, %s, %s, %s, %s, %s)"
 LIMIT_REACHED, IDEMPOTENCY_MISMATCH, NAME_TAKEN = "DA001", "DA002", "DA003"
 
 
@@ -58,12 +58,34 @@ def unstorable(*values):
 
 
 STAMP = "SELECT stamp FROM tenants WHERE id = %s"  # see schema.py, version 4
+GET = f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s AND id = %s"
+KNOWN = "EXISTS (SELECT FROM keys WHERE digest = %s)"  # whether a key is still there
 
 
-def listing(tenant, name, dataset_id, orderby, desc, offset, limit):
+def called(call, args, digest):
+    """(query, args) of a function's `call`, whose row has the value it returns and `known`:
+    whether the key with `digest` is there (a CASE does not call the function if not), or
+    true if `digest` is None."""
+    if digest is None:
+        return f"SELECT {call} AS value, true AS known", args
+    return (f"SELECT CASE WHEN known THEN {call} END AS value, known FROM (SELECT {KNOWN}"
+            f" AS known) k", (*args, digest))
+
+
+def checked(query, args, digest):
+    """(query, args) of a read of one row at most that also says whether the key with
+    `digest` is there: one row, with `known`, and the read's columns NULL if it found
+    nothing. As they were if `digest` is None."""
+    if digest is None:
+        return query, args
+    return f"SELECT * FROM (SELECT {KNOWN} AS known) k LEFT JOIN ({query}) q ON true", (
+        digest, *args)
+
+
+def listing(tenant, name, dataset_id, orderby, desc, offset, limit, digest=None):
     """(query, args, summary, summary_args) of Store.list_datasets: the query gives the page
-    with the number of matches (`total`) and the tenant's stamp on each row; `summary` gives
-    those two alone, for a page without rows."""
+    with the number of matches (`total`), the tenant's stamp and `known` (as `called`'s) on
+    each row; `summary` gives those three alone, for a page without rows."""
     where, args = "tenant_id = %s", [tenant]
     if name is not None:
         where, args = f"{where} AND {SAME_NAME}", args + [tenant + rules.same_name(name)]
@@ -76,11 +98,13 @@ def listing(tenant, name, dataset_id, orderby, desc, offset, limit):
         count, count_args = "(SELECT datasets FROM tenants WHERE id = %s)", [tenant]
     else:  # one at most: names and ids are unique
         count, count_args = f"(SELECT count(*) FROM datasets WHERE {where})", args
-    summary = f"{count} AS total, ({STAMP}) AS stamp"
+    known = "true" if digest is None else KNOWN
+    summary = f"{count} AS total, ({STAMP}) AS stamp, {known} AS known"
+    summary_args = (*count_args, tenant) + (() if digest is None else (digest,))
     query = (f"SELECT {DATASET_COLUMNS}, {summary} FROM datasets WHERE {where} ORDER BY"
              f" {ORDER_BY[orderby].format(direction)}, seq {direction} LIMIT %s OFFSET %s")
-    return (query, (*count_args, tenant, *args, limit, min(offset, BIGINT)),
-            f"SELECT {summary}", (*count_args, tenant))
+    return (query, (*summary_args, *args, limit, min(offset, BIGINT)),
+            f"SELECT {summary}", summary_args)
 
 
 def own_fields(dataset):
