@@ -9,7 +9,7 @@ import psycopg
 import pytest
 
 from app import create_app
-from app.store import NotFound, StoreBusy, rules
+from app.store import LimitReached, NotFound, StoreBusy, rules
 from app.store.postgres import connections
 from app.store.postgres.schema import MIGRATIONS
 from tests.conftest import Api, issue_key
@@ -38,6 +38,63 @@ def test_racing_creates_of_one_name_from_threads_of_two_apps(postgres_config):
         names = list(pool.map(create, range(40)))
     assert sorted(names) == sorted(["x"] + [f"x({n})" for n in range(1, 40)])
     assert stores[1].list_datasets(TENANT)[1] == 40
+
+
+def racing(config, work, count):
+    """`work(store, n)` for n in range(count), from 8 threads of two apps (two servers),
+    the first 8 at once: what each returned, or the exception it raised."""
+    stores = [create_app(config).extensions["store"] for _ in range(2)]
+    start = threading.Barrier(8)
+
+    def run(n):
+        if n < 8:
+            start.wait(10)
+        try:
+            return work(stores[n % 2], n)
+        except Exception as err:  # noqa: BLE001 - what each got is the test's
+            return err
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(run, range(count))), stores[0]
+
+
+def test_racing_creates_near_the_limit_make_exactly_the_limit(postgres_config):
+    """Creates side by side in the tenant's shards, and one at a time near the limit: 40
+    made, the other 30 refused, the count right, whatever their order."""
+    config = {**postgres_config, "TENANT_DATASET_LIMIT": 40}
+    results, store = racing(config, lambda store, n: store.create_dataset(
+        TENANT, {"name": f"kb{n}"}, n), 70)
+    assert sum(isinstance(r, dict) for r in results) == 40
+    assert all(isinstance(r, (dict, LimitReached)) for r in results), results
+    assert store.list_datasets(TENANT)[1] == 40 and store.check()["datasets"] == 40
+
+
+def test_racing_creates_with_one_idempotency_key_make_one_dataset(postgres_config):
+    results, store = racing(postgres_config, lambda store, n: store.create_dataset(
+        TENANT, {"name": "kb"}, 1, idempotency=("k1", "f")), 40)
+    assert all(r == results[0] for r in results) and results[0]["name"] == "kb"
+    assert store.list_datasets(TENANT)[1] == 1
+
+
+def test_renames_and_deletes_amid_creates_keep_names_and_counts(postgres_config):
+    """Updates and deletes take all of a tenant's shards: names stay unique and the count
+    right while creates run beside them."""
+    store = create_app(postgres_config).extensions["store"]
+    made = [store.create_dataset(TENANT, {"name": f"old{n}"}, n)["id"] for n in range(10)]
+
+    def work(store, n):
+        if n % 3 == 1:
+            return store.update_dataset(TENANT, made[n // 3], {"name": "x"}, n,
+                                        rename_taken=True)
+        if n % 3 == 2:
+            return store.delete_datasets(TENANT, [made[n // 3]])
+        return store.create_dataset(TENANT, {"name": "x"}, n)
+
+    results, store = racing(postgres_config, work, 30)
+    assert not [r for r in results if isinstance(r, Exception)], results
+    names = [r["name"] for r in store.list_datasets(TENANT)[0]]
+    assert len(names) == len(set(names)) == store.check()["datasets"] == 10
+    assert store.list_tenants()[0]["datasets"] == 10
 
 
 def test_a_server_that_cannot_be_reached_answers_busy_quickly(tmp_path):
@@ -243,7 +300,8 @@ def test_names_of_1023_characters_of_any_script(config):
 
 def test_a_database_of_the_first_schema_is_upgraded_with_its_datasets(postgres_config):
     with psycopg.connect(postgres_config["DATABASE_URL"]) as conn:
-        conn.execute("DROP TABLE IF EXISTS schema_version, idempotency, datasets, keys, tenants")
+        conn.execute("DROP TABLE IF EXISTS schema_version, idempotency, datasets, keys, tenants,"
+                     " tenant_shards")
         conn.execute(MIGRATIONS[0])
         conn.execute("CREATE TABLE schema_version AS SELECT 1 AS version")
         conn.execute("INSERT INTO tenants (id, created) VALUES (%s, 0)", (TENANT,))

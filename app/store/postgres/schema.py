@@ -155,6 +155,141 @@ MIGRATIONS = [  # one entry per schema version; never edit one that has shipped
     CREATE TRIGGER datasets_stamp AFTER UPDATE ON datasets
         FOR EACH ROW EXECUTE FUNCTION dataset_updated();
     """,
+    # Creates of one tenant side by side. Each tenant has 16 rows in `tenant_shards`, and a
+    # create counts its dataset and renews the stamp in one of them, chosen at random, not
+    # in the tenant's row: the tenant's count is its row's plus its shards', its stamp its
+    # row's and its shards' (sql.py). Whatever else changes a tenant's datasets (an update,
+    # a delete) takes all 16 first (lock_tenant), so it waits for the creates under way
+    # and they for it. A create claims its name by INSERT ... ON CONFLICT DO NOTHING, which
+    # waits for a create of the same name not committed yet and then tries the next name.
+    # The limit is checked against what is committed plus one create under way in each of
+    # the other 15 shards; nearer the limit than that, a create raises DA004 and is sent
+    # again with `serial_`, which takes all 16 and so counts exactly, as a create with an
+    # Idempotency-Key does (the worker sends those with `serial_`).
+    """
+    CREATE TABLE tenant_shards (tenant text NOT NULL, shard integer NOT NULL,
+                                datasets integer NOT NULL DEFAULT 0,
+                                stamp uuid NOT NULL DEFAULT gen_random_uuid(),
+                                PRIMARY KEY (tenant, shard));
+    INSERT INTO tenant_shards (tenant, shard) SELECT id, generate_series(0, 15) FROM tenants;
+
+    -- The tenant's row and its shards, if it has none yet.
+    CREATE OR REPLACE FUNCTION make_tenant(tenant_ text, now_ bigint) RETURNS void LANGUAGE sql AS $$
+        INSERT INTO tenants (id, created) VALUES (tenant_, now_) ON CONFLICT (id) DO NOTHING;
+        INSERT INTO tenant_shards (tenant, shard) SELECT tenant_, generate_series(0, 15)
+            ON CONFLICT (tenant, shard) DO NOTHING;
+    $$;
+
+    -- All of the tenant's shards, in their order, so that two takers never deadlock.
+    CREATE OR REPLACE FUNCTION lock_tenant(tenant_ text) RETURNS void LANGUAGE sql AS $$
+        SELECT FROM tenant_shards s WHERE s.tenant = tenant_ ORDER BY s.shard FOR UPDATE;
+    $$;
+
+    DROP FUNCTION IF EXISTS create_dataset(text, text, text, text, jsonb, bigint, integer,
+                                           text, text, bigint);
+    CREATE OR REPLACE FUNCTION create_dataset(tenant_ text, id_ text, name_ text, key_ text,
+                                              fields_ jsonb, now_ bigint, limit_ integer,
+                                              idempotency_ text, fingerprint_ text,
+                                              expired_ bigint, serial_ boolean)
+    RETURNS jsonb LANGUAGE plpgsql AS $$
+    DECLARE
+        slot integer := floor(random() * 16);
+        held integer;
+        entry record;
+        n integer := 0;
+        free text := key_;
+        made jsonb;
+    BEGIN
+        IF serial_ THEN
+            PERFORM make_tenant(tenant_, now_);
+            PERFORM lock_tenant(tenant_);
+        END IF;
+        IF idempotency_ IS NOT NULL THEN
+            DELETE FROM idempotency i WHERE i.tenant = tenant_ AND i.created <= expired_;
+            SELECT i.fingerprint, i.dataset INTO entry FROM idempotency i
+                WHERE i.tenant = tenant_ AND i.key = idempotency_;
+            IF FOUND THEN
+                IF entry.fingerprint <> fingerprint_ THEN
+                    RAISE EXCEPTION 'Idempotency-Key used with another request'
+                        USING ERRCODE = 'DA002';
+                END IF;
+                RETURN entry.dataset;
+            END IF;
+        END IF;
+        LOOP
+            UPDATE tenant_shards s SET datasets = s.datasets + 1, stamp = gen_random_uuid()
+                WHERE s.tenant = tenant_ AND s.shard = slot;
+            EXIT WHEN FOUND;
+            PERFORM make_tenant(tenant_, now_);
+        END LOOP;
+        SELECT t.datasets + (SELECT sum(s.datasets) FROM tenant_shards s WHERE s.tenant = t.id)
+            INTO held FROM tenants t WHERE t.id = tenant_;
+        IF held > limit_ THEN
+            RAISE EXCEPTION 'the tenant has its limit of datasets' USING ERRCODE = 'DA001';
+        END IF;
+        IF NOT serial_ AND held + 15 > limit_ THEN
+            RAISE EXCEPTION 'near the limit: send again with serial_' USING ERRCODE = 'DA004';
+        END IF;
+        LOOP
+            WHILE EXISTS (SELECT FROM datasets d
+                          WHERE d.tenant_id || d.name_key = tenant_ || free) LOOP
+                n := n + 1;
+                free := key_ || '(' || n || ')';
+            END LOOP;
+            made := fields_ || jsonb_build_object(
+                'name', CASE n WHEN 0 THEN name_ ELSE name_ || '(' || n || ')' END,
+                'id', id_, 'tenant_id', tenant_, 'created_by', tenant_, 'create_time', now_,
+                'update_time', now_);
+            INSERT INTO datasets (tenant_id, id, name, name_key, fields, create_time,
+                                  update_time)
+                VALUES (tenant_, id_, made->>'name', free, fields_, now_, now_)
+                ON CONFLICT DO NOTHING;
+            EXIT WHEN FOUND;
+        END LOOP;
+        IF idempotency_ IS NOT NULL THEN
+            INSERT INTO idempotency VALUES (tenant_, idempotency_, fingerprint_, now_, made);
+        END IF;
+        RETURN made;
+    END $$;
+
+    -- As in version 3, under all of the tenant's shards instead of its row.
+    CREATE OR REPLACE FUNCTION update_dataset(tenant_ text, id_ text, changes_ jsonb,
+                                              name_ text, key_ text, now_ bigint,
+                                              rename_taken_ boolean)
+    RETURNS jsonb LANGUAGE plpgsql AS $$
+    DECLARE
+        old datasets;
+        n integer := 0;
+        free text := key_;
+    BEGIN
+        PERFORM lock_tenant(tenant_);
+        SELECT * INTO old FROM datasets d WHERE d.tenant_id = tenant_ AND d.id = id_;
+        IF NOT FOUND THEN
+            RETURN NULL;
+        END IF;
+        IF name_ IS NULL THEN
+            name_ := old.name;
+            free := old.name_key;
+        ELSE
+            WHILE EXISTS (SELECT FROM datasets d WHERE d.tenant_id || d.name_key = tenant_ || free
+                          AND d.id <> id_)
+            LOOP
+                IF NOT rename_taken_ THEN
+                    RAISE EXCEPTION 'the tenant has this name already' USING ERRCODE = 'DA003';
+                END IF;
+                n := n + 1;
+                free := key_ || '(' || n || ')';
+            END LOOP;
+            name_ := CASE n WHEN 0 THEN name_ ELSE name_ || '(' || n || ')' END;
+        END IF;
+        UPDATE datasets d SET name = name_, name_key = free, fields = d.fields || changes_,
+                              update_time = now_
+            WHERE d.seq = old.seq;
+        RETURN old.fields || changes_ || jsonb_build_object(
+            'name', name_, 'id', id_, 'tenant_id', tenant_, 'created_by', tenant_,
+            'create_time', old.create_time, 'update_time', now_);
+    END $$;
+    """,
 ]
 MIGRATION_LOCK = 0x64617461  # the advisory lock held while the schema is upgraded
 # For upgrades, `store export` and `store import`, which may rightly take minutes on a large
