@@ -59,8 +59,7 @@ def racing(config, work, count):
 
 
 def test_racing_creates_near_the_limit_make_exactly_the_limit(postgres_config):
-    """Creates side by side in the tenant's shards, and one at a time near the limit: 40
-    made, the other 30 refused, the count right, whatever their order."""
+    """40 made, the other 30 refused, the count right, whatever their order."""
     config = {**postgres_config, "TENANT_DATASET_LIMIT": 40}
     results, store = racing(config, lambda store, n: store.create_dataset(
         TENANT, {"name": f"kb{n}"}, n), 70)
@@ -77,8 +76,7 @@ def test_racing_creates_with_one_idempotency_key_make_one_dataset(postgres_confi
 
 
 def test_renames_and_deletes_amid_creates_keep_names_and_counts(postgres_config):
-    """Updates and deletes take all of a tenant's shards: names stay unique and the count
-    right while creates run beside them."""
+    """Names stay unique and the count right while creates run beside them."""
     store = create_app(postgres_config).extensions["store"]
     made = [store.create_dataset(TENANT, {"name": f"old{n}"}, n)["id"] for n in range(10)]
 
@@ -300,8 +298,7 @@ def test_names_of_1023_characters_of_any_script(config):
 
 def test_a_database_of_the_first_schema_is_upgraded_with_its_datasets(postgres_config):
     with psycopg.connect(postgres_config["DATABASE_URL"]) as conn:
-        conn.execute("DROP TABLE IF EXISTS schema_version, idempotency, datasets, keys, tenants,"
-                     " tenant_shards")
+        conn.execute("DROP TABLE IF EXISTS schema_version, idempotency, datasets, keys, tenants")
         conn.execute(MIGRATIONS[0])
         conn.execute("CREATE TABLE schema_version AS SELECT 1 AS version")
         conn.execute("INSERT INTO tenants (id, created) VALUES (%s, 0)", (TENANT,))

@@ -2,14 +2,13 @@
 
 Each worker process opens its own pool on first use (after gunicorn forks). Name
 uniqueness per tenant is the database's: a unique index over (tenant_id, name_key), the
-rules.same_name of each name, so servers racing for one name never both get it. A create
-counts its dataset, and renews the tenant's stamp, in one of the tenant's 16 shards; an
-update or a delete takes all of them first (schema.py, version 5). A request's round trips
-are few: a read or a create or update is one statement each (creates and updates are
-functions of schema.py), with no round trip to check a connection first; a page of a list
-read before, while the tenant's stamp is the same, is one short statement instead of the
-page's. A key found before is not looked up again: the request's statement checks it is
-still there.
+rules.same_name of each name, so servers racing for one name never both get it. Writes to
+one tenant's datasets take its row in `tenants` first, which serialises them and keeps its
+count of datasets, and gives it a new stamp. A request's round trips are few: a read or a
+create or update is one statement each (creates and updates are functions of schema.py),
+with no round trip to check a connection first; a page of a list read before, while the
+tenant's stamp is the same, is one short statement instead of the page's. A key found
+before is not looked up again: the request's statement checks it is still there.
 """
 
 import os
@@ -26,18 +25,14 @@ from app.store import (IdempotencyMismatch, KeyRevoked, LimitReached, NameTaken,
 from app.store.postgres.connections import connection, parse
 from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
 from app.store.postgres.sql import (CHECK, CREATE, DATASET_COLUMNS, GET, IDEMPOTENCY_MISMATCH,
-                                    KEY_COLUMNS, KNOWN, LIMIT_REACHED, NAME_TAKEN, NEAR_LIMIT,
-                                    STAMP, TENANTS, UPDATE, called, checked, listing, loads,
-                                    own_fields, record, unstorable)
+                                    KEY_COLUMNS, KNOWN, LIMIT_REACHED, NAME_TAKEN, STAMP, TENANTS,
+                                    UPDATE, called, checked, listing, loads, own_fields, record,
+                                    unstorable)
 
 
 PAGE_MOST = 100  # records of a page that is kept, at most (the current API's largest page)
 KEPT_RECORDS = 2000  # records of the pages kept by a process; past that, it starts again
 KEPT_KEYS = 1000  # keys a process knows, at most; past that, it starts again
-
-
-class Near(Exception):
-    """A create near the tenant's limit, to be sent again with `serial_` (schema.py)."""
 
 
 class PostgresStore(Store):
@@ -152,7 +147,8 @@ class PostgresStore(Store):
         key = {"id": os.urandom(16).hex(), "tenant": tenant, "name": label, "digest": digest,
                "created": now, "last_used": None}
         with self._transaction() as conn:
-            conn.execute("SELECT make_tenant(%s, %s)", (tenant, now))
+            conn.execute("INSERT INTO tenants (id, created) VALUES (%s, %s)"
+                         " ON CONFLICT (id) DO NOTHING", (tenant, now))
             conn.execute("INSERT INTO keys (id, tenant, name, digest, created) VALUES"
                          " (%(id)s, %(tenant)s, %(name)s, %(digest)s, %(created)s)", key)
         return key
@@ -210,18 +206,14 @@ class PostgresStore(Store):
     # Datasets
 
     def create_dataset(self, tenant, fields, now, idempotency=None):
-        """Sent again with `serial_` when the tenant is near its limit (schema.py, version 5)."""
         dataset = rules.new_dataset(fields)
         key, fingerprint = idempotency or (None, None)
-        args = (tenant, os.urandom(16).hex(), dataset["name"], rules.same_name(dataset["name"]),
-                Jsonb(own_fields(dataset)), now, self.dataset_limit, key, fingerprint,
-                now - rules.IDEMPOTENCY_TTL)
-        refusals = {LIMIT_REACHED: lambda: LimitReached(self.dataset_limit),
-                    IDEMPOTENCY_MISMATCH: lambda: IdempotencyMismatch(key)}
-        try:
-            return self._call(CREATE, (*args, key is not None), {**refusals, NEAR_LIMIT: Near})
-        except Near:
-            return self._call(CREATE, (*args, True), refusals)
+        return self._call(CREATE, (
+            tenant, os.urandom(16).hex(), dataset["name"], rules.same_name(dataset["name"]),
+            Jsonb(own_fields(dataset)), now, self.dataset_limit, key, fingerprint,
+            now - rules.IDEMPOTENCY_TTL,
+        ), {LIMIT_REACHED: lambda: LimitReached(self.dataset_limit),
+            IDEMPOTENCY_MISMATCH: lambda: IdempotencyMismatch(key)})
 
     def get_dataset(self, tenant, dataset_id):
         if unstorable(dataset_id):
@@ -286,8 +278,8 @@ class PostgresStore(Store):
             if digest is not None and not conn.execute(f"SELECT {KNOWN} AS known",
                                                        (digest,)).fetchone()["known"]:
                 raise self._refused(digest)
-            # The tenant's shards, if it has them (a tenant without has no datasets).
-            conn.execute("SELECT lock_tenant(%s)", (tenant,))
+            # The tenant's row, if it has one (a tenant without one has no datasets).
+            conn.execute("SELECT 1 FROM tenants WHERE id = %s FOR UPDATE", (tenant,))
             if ids is None:
                 rows = conn.execute(f"DELETE FROM datasets WHERE tenant_id = %s"
                                     f" RETURNING seq, {DATASET_COLUMNS}", (tenant,)).fetchall()
@@ -340,8 +332,6 @@ class PostgresStore(Store):
             with conn.cursor() as cur:
                 cur.executemany("INSERT INTO tenants (id, created) VALUES (%(id)s, %(created)s)",
                                 data["tenants"])
-                cur.execute("INSERT INTO tenant_shards (tenant, shard)"
-                            " SELECT id, generate_series(0, 15) FROM tenants")
                 cur.executemany("INSERT INTO keys (id, tenant, name, digest, created, last_used)"
                                 " VALUES (%(id)s, %(tenant)s, %(name)s, %(digest)s,"
                                 " %(created)s, %(last_used)s)", data["keys"])

@@ -13,22 +13,17 @@ SAME_NAME = "tenant_id || name_key = %s"  # a lookup by the unique hash index
 BIGINT = 2 ** 63 - 1  # the largest LIMIT and OFFSET PostgreSQL takes
 DATASET_COLUMNS = "id, tenant_id, name, fields, create_time, update_time"
 KEY_COLUMNS = "id, tenant, name, digest, created, last_used"
-# A tenant t's count of datasets and its stamp (schema.py, versions 4 and 5)
-COUNT = ("(t.datasets + coalesce((SELECT sum(s.datasets) FROM tenant_shards s"
-         " WHERE s.tenant = t.id), 0))::int")
-STAMPS = ("t.stamp::text || coalesce((SELECT string_agg(s.stamp::text, '' ORDER BY s.shard)"
-          " FROM tenant_shards s WHERE s.tenant = t.id), '')")
-TENANTS = (f"SELECT t.id, t.created, count(k.id)::int AS keys, {COUNT} AS datasets FROM tenants t"
+TENANTS = ("SELECT t.id, t.created, count(k.id)::int AS keys, t.datasets FROM tenants t"
            " LEFT JOIN keys k ON k.tenant = t.id GROUP BY t.seq, t.id ORDER BY t.seq")
 CHECK = ("SELECT (SELECT count(*) FROM keys)::int AS keys,"
          " (SELECT count(*) FROM tenants)::int AS tenants,"
          " (SELECT count(*) FROM datasets)::int AS datasets,"
-         f" (SELECT count(*) FROM tenants t WHERE {COUNT} <>"
+         " (SELECT count(*) FROM tenants t WHERE datasets <>"
          "  (SELECT count(*) FROM datasets d WHERE d.tenant_id = t.id))::int AS wrong")
 # The functions of schema.py, and the SQLSTATEs of their refusals
-CREATE = "create_dataset(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+CREATE = "create_dataset(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 UPDATE = "update_dataset(%s, %s, %s, %s, %s, %s, %s)"
-LIMIT_REACHED, IDEMPOTENCY_MISMATCH, NAME_TAKEN, NEAR_LIMIT = "DA001", "DA002", "DA003", "DA004"
+LIMIT_REACHED, IDEMPOTENCY_MISMATCH, NAME_TAKEN = "DA001", "DA002", "DA003"
 
 
 def loads(data):
@@ -62,7 +57,7 @@ def unstorable(*values):
     return any(value is not None and "\x00" in value for value in values)
 
 
-STAMP = f"SELECT {STAMPS} AS stamp FROM tenants t WHERE t.id = %s"
+STAMP = "SELECT stamp FROM tenants WHERE id = %s"  # see schema.py, version 4
 GET = f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s AND id = %s"
 KNOWN = "EXISTS (SELECT FROM keys WHERE digest = %s)"  # whether a key is still there
 
@@ -100,7 +95,7 @@ def listing(tenant, name, dataset_id, orderby, desc, offset, limit, digest=None)
     if limit is not None and limit > BIGINT:
         limit = None
     if name is None and dataset_id is None:  # the tenant's count, kept by its writes
-        count, count_args = f"(SELECT {COUNT} FROM tenants t WHERE t.id = %s)", [tenant]
+        count, count_args = "(SELECT datasets FROM tenants WHERE id = %s)", [tenant]
     else:  # one at most: names and ids are unique
         count, count_args = f"(SELECT count(*) FROM datasets WHERE {where})", args
     known = "true" if digest is None else KNOWN
