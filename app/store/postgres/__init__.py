@@ -125,6 +125,12 @@ class PostgresStore(Store):
         self._keys.pop(digest, None)
         return KeyRevoked()
 
+    def _check(self, conn, digest):
+        """Raise KeyRevoked if the key with `digest` (None: none to check) is gone."""
+        if digest is not None and not conn.execute(f"SELECT {KNOWN} AS known",
+                                                   (digest,)).fetchone()["known"]:
+            raise self._refused(digest)
+
     def _call(self, call, args, refusals):
         """One statement, so one transaction and one round trip (a function of schema.py,
         not called if the thread's key is gone): the value it returns, or the exception
@@ -171,9 +177,8 @@ class PostgresStore(Store):
 
     def confirm_key(self):
         digest = self._take_unchecked()
-        if digest is not None and not self._read(lambda conn: conn.execute(
-                f"SELECT {KNOWN} AS known", (digest,)).fetchone()["known"]):
-            raise self._refused(digest)
+        if digest is not None:
+            self._read(lambda conn: self._check(conn, digest))
 
     def list_keys(self):
         return self._read(lambda conn: conn.execute(
@@ -275,9 +280,7 @@ class PostgresStore(Store):
     def delete_datasets(self, tenant, ids=None):
         digest = self._take_unchecked()
         with self._transaction() as conn:
-            if digest is not None and not conn.execute(f"SELECT {KNOWN} AS known",
-                                                       (digest,)).fetchone()["known"]:
-                raise self._refused(digest)
+            self._check(conn, digest)
             # The tenant's row, if it has one (a tenant without one has no datasets).
             conn.execute("SELECT 1 FROM tenants WHERE id = %s FOR UPDATE", (tenant,))
             if ids is None:
