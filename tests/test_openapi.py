@@ -110,7 +110,8 @@ def damage(api):
     config = api.client.application.config
     if config["DATABASE_URL"]:
         with psycopg.connect(config["DATABASE_URL"], autocommit=True) as conn:
-            conn.execute("DROP TABLE schema_version, idempotency, datasets, keys, tenants")
+            conn.execute("DROP TABLE schema_version, idempotency, datasets, keys, tenants,"
+                         " tenant_shards")
     else:
         with open(config["DB_PATH"], "w") as file:
             file.write("{")

@@ -61,10 +61,13 @@ def test_racing_creates_near_the_limit_make_exactly_the_limit(postgres_config):
 
 
 def test_racing_creates_with_one_idempotency_key_make_one_dataset(postgres_config):
+    """Of a tenant that has datasets already (a new tenant's first creates wait for the one
+    that makes its rows)."""
+    create_app(postgres_config).extensions["store"].create_dataset(TENANT, {"name": "a"}, 0)
     results, store = racing(postgres_config, lambda store, n: store.create_dataset(
         TENANT, {"name": "kb"}, 1, idempotency=("k1", "f")), 40)
-    assert all(r == results[0] for r in results) and results[0]["name"] == "kb"
-    assert store.list_datasets(TENANT)[1] == 1
+    assert all(r == results[0] for r in results) and results[0]["name"] == "kb", results
+    assert store.list_datasets(TENANT)[1] == 2
 
 
 def test_renames_and_deletes_amid_creates_keep_names_and_counts(postgres_config):
@@ -163,11 +166,11 @@ def test_a_read_on_a_cut_connection_is_repeated_a_write_is_not(postgres_config, 
 
 
 def test_a_write_kept_waiting_by_a_lock_answers_busy_in_time(postgres_config):
-    """A tenant's row held by another session: the write waits LOCK_TIMEOUT, then is busy."""
+    """A tenant's rows held by another session: the write waits LOCK_TIMEOUT, then is busy."""
     store = create_app(postgres_config).extensions["store"]
     store.create_dataset(TENANT, {"name": "a"}, 1)
     with psycopg.connect(postgres_config["DATABASE_URL"]) as holder:
-        holder.execute("SELECT FROM tenants WHERE id = %s FOR UPDATE", (TENANT,))
+        holder.execute("SELECT FROM tenant_shards WHERE tenant = %s FOR UPDATE", (TENANT,))
         started = time.monotonic()
         with pytest.raises(StoreBusy):
             store.create_dataset(TENANT, {"name": "b"}, 2)
@@ -290,7 +293,8 @@ def test_names_of_1023_characters_of_any_script(config):
 
 def test_a_database_of_the_first_schema_is_upgraded_with_its_datasets(postgres_config):
     with psycopg.connect(postgres_config["DATABASE_URL"]) as conn:
-        conn.execute("DROP TABLE IF EXISTS schema_version, idempotency, datasets, keys, tenants")
+        conn.execute("DROP TABLE IF EXISTS schema_version, idempotency, datasets, keys, tenants,"
+                     " tenant_shards")
         conn.execute(MIGRATIONS[0])
         conn.execute("CREATE TABLE schema_version AS SELECT 1 AS version")
         conn.execute("INSERT INTO tenants (id, created) VALUES (%s, 0)", (TENANT,))

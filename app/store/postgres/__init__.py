@@ -2,13 +2,15 @@
 
 Each worker process opens its own pool on first use (after gunicorn forks). Name
 uniqueness per tenant is the database's: a unique index over (tenant_id, name_key), the
-rules.same_name of each name, so servers racing for one name never both get it. Writes to
-one tenant's datasets take its row in `tenants` first, which serialises them and keeps its
-count of datasets, and gives it a new stamp. A request's round trips are few: a read or a
-create or update is one statement each (creates and updates are functions of schema.py),
-with no round trip to check a connection first; a page of a list read before, while the
-tenant's stamp is the same, is one short statement instead of the page's. A key found
-before is not looked up again: the request's statement checks it is still there.
+rules.same_name of each name, so servers racing for one name never both get it. Updates
+and deletes of one tenant's datasets take its row in `tenants` first, which serialises
+them, keeps its count of datasets and gives it a new stamp; creates count in one of the
+tenant's 16 shard rows instead, side by side, unless near the limit (schema.py, version
+5). A request's round trips are few: a read or a create or update is one statement each
+(creates and updates are functions of schema.py), with no round trip to check a
+connection first; a page of a list read before, while the tenant's stamp and count are the
+same, is one short statement instead of the page's. A key found before is not looked up
+again: the request's statement checks it is still there.
 """
 
 import os
@@ -25,14 +27,19 @@ from app.store import (IdempotencyMismatch, KeyRevoked, LimitReached, NameTaken,
 from app.store.postgres.connections import connection, parse
 from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
 from app.store.postgres.sql import (CHECK, CREATE, DATASET_COLUMNS, GET, IDEMPOTENCY_MISMATCH,
-                                    KEY_COLUMNS, KNOWN, LIMIT_REACHED, NAME_TAKEN, STAMP, TENANTS,
-                                    UPDATE, called, checked, listing, loads, own_fields, record,
-                                    unstorable)
+                                    KEY_COLUMNS, KNOWN, LIMIT_REACHED, NAME_TAKEN, NEAR_LIMIT,
+                                    STAMP, TENANTS, UPDATE, called, checked, listing, loads,
+                                    own_fields, record, unstorable)
 
 
 PAGE_MOST = 100  # records of a page that is kept, at most (the current API's largest page)
 KEPT_RECORDS = 2000  # records of the pages kept by a process; past that, it starts again
 KEPT_KEYS = 1000  # keys a process knows, at most; past that, it starts again
+NAME_RACES = 10  # times a create or rename is sent again after losing its name to another
+
+
+class NearLimit(Exception):
+    """A create that must be sent again taking all of its tenant's shards."""
 
 
 class PostgresStore(Store):
@@ -134,15 +141,22 @@ class PostgresStore(Store):
     def _call(self, call, args, refusals):
         """One statement, so one transaction and one round trip (a function of schema.py,
         not called if the thread's key is gone): the value it returns, or the exception
-        `refusals` names for its SQLSTATE."""
+        `refusals` names for its SQLSTATE. A statement that lost a name to a create or a
+        rename under way beside it (schema.py, version 5) is sent again: it did nothing,
+        and the name is seen taken now."""
         digest = self._take_unchecked()
         with self._errors(), self._connection() as conn:
-            try:
-                row = conn.execute(*called(call, args, digest)).fetchone()
-            except psycopg.Error as err:
-                if err.sqlstate in refusals:
-                    raise refusals[err.sqlstate]() from None
-                raise
+            for attempt in range(NAME_RACES):
+                try:
+                    row = conn.execute(*called(call, args, digest)).fetchone()
+                    break
+                except psycopg.errors.ExclusionViolation:
+                    if attempt == NAME_RACES - 1:
+                        raise
+                except psycopg.Error as err:
+                    if err.sqlstate in refusals:
+                        raise refusals[err.sqlstate]() from None
+                    raise
         if not row["known"]:
             raise self._refused(digest)
         return row["value"]
@@ -211,14 +225,21 @@ class PostgresStore(Store):
     # Datasets
 
     def create_dataset(self, tenant, fields, now, idempotency=None):
+        """A create counts in one of the tenant's shards beside others, unless it has an
+        Idempotency-Key or the tenant is near its limit: then it takes them all
+        (schema.py, version 5)."""
         dataset = rules.new_dataset(fields)
         key, fingerprint = idempotency or (None, None)
-        return self._call(CREATE, (
-            tenant, os.urandom(16).hex(), dataset["name"], rules.same_name(dataset["name"]),
-            Jsonb(own_fields(dataset)), now, self.dataset_limit, key, fingerprint,
-            now - rules.IDEMPOTENCY_TTL,
-        ), {LIMIT_REACHED: lambda: LimitReached(self.dataset_limit),
-            IDEMPOTENCY_MISMATCH: lambda: IdempotencyMismatch(key)})
+        args = (tenant, os.urandom(16).hex(), dataset["name"], rules.same_name(dataset["name"]),
+                Jsonb(own_fields(dataset)), now, self.dataset_limit, key, fingerprint,
+                now - rules.IDEMPOTENCY_TTL)
+        refusals = {LIMIT_REACHED: lambda: LimitReached(self.dataset_limit),
+                    IDEMPOTENCY_MISMATCH: lambda: IdempotencyMismatch(key),
+                    NEAR_LIMIT: NearLimit}
+        try:
+            return self._call(CREATE, (*args, key is not None), refusals)
+        except NearLimit:
+            return self._call(CREATE, (*args, True), refusals)
 
     def get_dataset(self, tenant, dataset_id):
         if unstorable(dataset_id):

@@ -155,6 +155,103 @@ MIGRATIONS = [  # one entry per schema version; never edit one that has shipped
     CREATE TRIGGER datasets_stamp AFTER UPDATE ON datasets
         FOR EACH ROW EXECUTE FUNCTION dataset_updated();
     """,
+    # A tenant's creates side by side: each counts its dataset in one of the tenant's 16
+    # rows of `tenant_shards`, chosen at random, not in the tenant's row, so that creates
+    # no longer wait for each other's commit. A tenant's count is its row's plus its
+    # shards' (sql.TOTAL); its stamp, the stamp of its row (which updates and deletes
+    # still take, and renew) with that count, which every create raises. The limit is
+    # checked against what is committed plus one create under way in each other shard;
+    # nearer the limit than that, a create raises DA004 and is sent again with `serial_`,
+    # which takes all 16 shards first and so counts exactly, as does a create with an
+    # Idempotency-Key. A create that meets its name taken by another create or a rename
+    # under way waits for it, then tries the next name; a rename that does fails with an
+    # exclusion violation, and is sent again.
+    # The foreign key from datasets to tenants goes: it took a shared lock on the tenant's
+    # row for every create, which creates side by side would have shared through a
+    # MultiXact; a dataset's tenant row is made by the function that makes the dataset,
+    # and nothing deletes a tenant.
+    """
+    CREATE TABLE tenant_shards (tenant text NOT NULL, shard integer NOT NULL,
+                                datasets integer NOT NULL DEFAULT 0,
+                                PRIMARY KEY (tenant, shard));
+    INSERT INTO tenant_shards (tenant, shard) SELECT id, generate_series(0, 15) FROM tenants;
+    ALTER TABLE datasets DROP CONSTRAINT datasets_tenant_id_fkey;
+    DROP FUNCTION IF EXISTS create_dataset(text, text, text, text, jsonb, bigint, integer, text,
+                                           text, bigint);
+
+    CREATE OR REPLACE FUNCTION make_tenant(tenant_ text, now_ bigint) RETURNS void
+    LANGUAGE sql AS $$
+        INSERT INTO tenants (id, created) VALUES (tenant_, now_) ON CONFLICT (id) DO NOTHING;
+        INSERT INTO tenant_shards (tenant, shard) SELECT tenant_, generate_series(0, 15)
+            ON CONFLICT (tenant, shard) DO NOTHING;
+    $$;
+
+    CREATE OR REPLACE FUNCTION create_dataset(tenant_ text, id_ text, name_ text, key_ text,
+                                              fields_ jsonb, now_ bigint, limit_ integer,
+                                              idempotency_ text, fingerprint_ text,
+                                              expired_ bigint, serial_ boolean)
+    RETURNS jsonb LANGUAGE plpgsql AS $$
+    DECLARE
+        shard_ integer := floor(random() * 16);
+        held integer;
+        entry record;
+        n integer := 0;
+        free text := key_;
+        made jsonb;
+    BEGIN
+        IF serial_ THEN  -- all of the tenant's shards, in order (two takers never deadlock)
+            PERFORM make_tenant(tenant_, now_);
+            PERFORM FROM tenant_shards s WHERE s.tenant = tenant_ ORDER BY s.shard FOR UPDATE;
+        END IF;
+        IF idempotency_ IS NOT NULL THEN
+            DELETE FROM idempotency i WHERE i.tenant = tenant_ AND i.created <= expired_;
+            SELECT i.fingerprint, i.dataset INTO entry FROM idempotency i
+                WHERE i.tenant = tenant_ AND i.key = idempotency_;
+            IF FOUND THEN
+                IF entry.fingerprint <> fingerprint_ THEN
+                    RAISE EXCEPTION 'Idempotency-Key used with another request'
+                        USING ERRCODE = 'DA002';
+                END IF;
+                RETURN entry.dataset;
+            END IF;
+        END IF;
+        LOOP
+            UPDATE tenant_shards s SET datasets = s.datasets + 1
+                WHERE s.tenant = tenant_ AND s.shard = shard_;
+            EXIT WHEN FOUND;
+            PERFORM make_tenant(tenant_, now_);
+        END LOOP;
+        -- Each statement sees what was committed before it began: the shard's wait is over.
+        SELECT t.datasets + (SELECT sum(s.datasets) FROM tenant_shards s WHERE s.tenant = t.id)
+            INTO held FROM tenants t WHERE t.id = tenant_;
+        IF held > limit_ THEN
+            RAISE EXCEPTION 'the tenant has its limit of datasets' USING ERRCODE = 'DA001';
+        END IF;
+        IF NOT serial_ AND held + 15 > limit_ THEN
+            RAISE EXCEPTION 'near the limit: send again with serial_' USING ERRCODE = 'DA004';
+        END IF;
+        LOOP  -- a name taken by a create or rename under way is waited for, then passed by
+            WHILE EXISTS (SELECT FROM datasets d
+                          WHERE d.tenant_id || d.name_key = tenant_ || free) LOOP
+                n := n + 1;
+                free := key_ || '(' || n || ')';
+            END LOOP;
+            made := fields_ || jsonb_build_object(
+                'name', CASE n WHEN 0 THEN name_ ELSE name_ || '(' || n || ')' END, 'id', id_,
+                'tenant_id', tenant_, 'created_by', tenant_, 'create_time', now_,
+                'update_time', now_);
+            INSERT INTO datasets (tenant_id, id, name, name_key, fields, create_time,
+                                  update_time)
+                VALUES (tenant_, id_, made->>'name', free, fields_, now_, now_)
+                ON CONFLICT DO NOTHING;
+            EXIT WHEN FOUND;
+        END LOOP;
+        IF idempotency_ IS NOT NULL THEN
+            INSERT INTO idempotency VALUES (tenant_, idempotency_, fingerprint_, now_, made);
+        END IF;
+        RETURN made;
+    END $$;
+    """,
 ]
 MIGRATION_LOCK = 0x64617461  # the advisory lock held while the schema is upgraded
 # For upgrades, `store export` and `store import`, which may rightly take minutes on a large

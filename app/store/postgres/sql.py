@@ -13,17 +13,21 @@ SAME_NAME = "tenant_id || name_key = %s"  # a lookup by the unique hash index
 BIGINT = 2 ** 63 - 1  # the largest LIMIT and OFFSET PostgreSQL takes
 DATASET_COLUMNS = "id, tenant_id, name, fields, create_time, update_time"
 KEY_COLUMNS = "id, tenant, name, digest, created, last_used"
-TENANTS = ("SELECT t.id, t.created, count(k.id)::int AS keys, t.datasets FROM tenants t"
-           " LEFT JOIN keys k ON k.tenant = t.id GROUP BY t.seq, t.id ORDER BY t.seq")
+# A tenant's count of datasets: its row's and its shards' (schema.py, version 5), as an
+# expression of the row `t`.
+TOTAL = ("(t.datasets + coalesce((SELECT sum(s.datasets) FROM tenant_shards s"
+         " WHERE s.tenant = t.id), 0))::int")
+TENANTS = (f"SELECT t.id, t.created, (SELECT count(*) FROM keys k WHERE k.tenant = t.id)::int"
+           f" AS keys, {TOTAL} AS datasets FROM tenants t ORDER BY t.seq")
 CHECK = ("SELECT (SELECT count(*) FROM keys)::int AS keys,"
          " (SELECT count(*) FROM tenants)::int AS tenants,"
          " (SELECT count(*) FROM datasets)::int AS datasets,"
-         " (SELECT count(*) FROM tenants t WHERE datasets <>"
+         f" (SELECT count(*) FROM tenants t WHERE {TOTAL} <>"
          "  (SELECT count(*) FROM datasets d WHERE d.tenant_id = t.id))::int AS wrong")
 # The functions of schema.py, and the SQLSTATEs of their refusals
-CREATE = "create_dataset(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+CREATE = "create_dataset(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
 UPDATE = "update_dataset(%s, %s, %s, %s, %s, %s, %s)"
-LIMIT_REACHED, IDEMPOTENCY_MISMATCH, NAME_TAKEN = "DA001", "DA002", "DA003"
+LIMIT_REACHED, IDEMPOTENCY_MISMATCH, NAME_TAKEN, NEAR_LIMIT = "DA001", "DA002", "DA003", "DA004"
 
 
 def loads(data):
@@ -57,7 +61,9 @@ def unstorable(*values):
     return any(value is not None and "\x00" in value for value in values)
 
 
-STAMP = "SELECT stamp FROM tenants WHERE id = %s"  # see schema.py, version 4
+# What a kept page of a tenant's list is good for: its row's stamp, renewed by updates and
+# deletes, with its count, raised by every create (schema.py, versions 4 and 5).
+STAMP = f"SELECT t.stamp::text || ' ' || {TOTAL} AS stamp FROM tenants t WHERE t.id = %s"
 GET = f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s AND id = %s"
 KNOWN = "EXISTS (SELECT FROM keys WHERE digest = %s)"  # whether a key is still there
 
@@ -95,7 +101,7 @@ def listing(tenant, name, dataset_id, orderby, desc, offset, limit, digest=None)
     if limit is not None and limit > BIGINT:
         limit = None
     if name is None and dataset_id is None:  # the tenant's count, kept by its writes
-        count, count_args = "(SELECT datasets FROM tenants WHERE id = %s)", [tenant]
+        count, count_args = f"(SELECT {TOTAL} FROM tenants t WHERE t.id = %s)", [tenant]
     else:  # one at most: names and ids are unique
         count, count_args = f"(SELECT count(*) FROM datasets WHERE {where})", args
     known = "true" if digest is None else KNOWN
