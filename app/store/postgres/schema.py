@@ -197,6 +197,7 @@ MIGRATIONS = [  # one entry per schema version; never edit one that has shipped
         entry record;
         n integer := 0;
         free text := key_;
+        named text := name_;
         made jsonb;
     BEGIN
         IF serial_ THEN  -- all of the tenant's shards, in order (two takers never deadlock)
@@ -230,22 +231,19 @@ MIGRATIONS = [  # one entry per schema version; never edit one that has shipped
         IF NOT serial_ AND held + 15 > limit_ THEN
             RAISE EXCEPTION 'near the limit: send again with serial_' USING ERRCODE = 'DA004';
         END IF;
-        LOOP  -- a name taken by a create or rename under way is waited for, then passed by
-            WHILE EXISTS (SELECT FROM datasets d
-                          WHERE d.tenant_id || d.name_key = tenant_ || free) LOOP
-                n := n + 1;
-                free := key_ || '(' || n || ')';
-            END LOOP;
-            made := fields_ || jsonb_build_object(
-                'name', CASE n WHEN 0 THEN name_ ELSE name_ || '(' || n || ')' END, 'id', id_,
-                'tenant_id', tenant_, 'created_by', tenant_, 'create_time', now_,
-                'update_time', now_);
+        LOOP  -- the first free name; one taken by a create or rename under way is waited for
             INSERT INTO datasets (tenant_id, id, name, name_key, fields, create_time,
                                   update_time)
-                VALUES (tenant_, id_, made->>'name', free, fields_, now_, now_)
+                VALUES (tenant_, id_, named, free, fields_, now_, now_)
                 ON CONFLICT DO NOTHING;
             EXIT WHEN FOUND;
+            n := n + 1;
+            free := key_ || '(' || n || ')';
+            named := name_ || '(' || n || ')';
         END LOOP;
+        made := fields_ || jsonb_build_object('name', named, 'id', id_, 'tenant_id', tenant_,
+                                              'created_by', tenant_, 'create_time', now_,
+                                              'update_time', now_);
         IF idempotency_ IS NOT NULL THEN
             INSERT INTO idempotency VALUES (tenant_, idempotency_, fingerprint_, now_, made);
         END IF;
