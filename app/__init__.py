@@ -26,9 +26,16 @@ SETTINGS = dict(
 )
 
 
+class App(Flask):
+    def ensure_sync(self, func):
+        """Every view and hook of this app is a plain function: called as it is. (Flask's
+        own looks at each for a coroutine on every request.)"""
+        return func
+
+
 def create_app(test_config=None):
     """Build the app: defaults, then DATASET_API_* variables, then `test_config`."""
-    app = Flask(__name__)
+    app = App(__name__)
     app.config.from_mapping(
         SETTINGS,
         PROVIDE_AUTOMATIC_OPTIONS=False,  # OPTIONS answers a JSON 405, not an empty HTML 200

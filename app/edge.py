@@ -2,8 +2,8 @@
 too, and errors answered outside Flask (by gunicorn or nginx) in the API's envelope."""
 
 import io
+import os
 import re
-import uuid
 from http import HTTPStatus
 
 import orjson
@@ -18,7 +18,7 @@ REQUEST_ID = re.compile(r"[\w.:-]{1,128}", re.ASCII)  # what nginx's map passes 
 
 def request_id(given):
     """The id a client or proxy gave, if it is a sane one; a new one otherwise."""
-    return given if given and REQUEST_ID.fullmatch(given) else uuid.uuid4().hex
+    return given if given and REQUEST_ID.fullmatch(given) else os.urandom(16).hex()
 
 
 def error_body(path, status, message):
@@ -39,8 +39,10 @@ def error_response(path, status, message, rid):
 
 
 def start_request():
-    g.request_id = request_id(request.headers.get("X-Request-Id"))
-    hold_chunked_body()
+    environ = request.environ  # read directly: what request.headers would answer, sooner
+    g.request_id = request_id(environ.get("HTTP_X_REQUEST_ID"))
+    if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+        hold_chunked_body()
 
 
 def hold_chunked_body():
@@ -49,8 +51,6 @@ def hold_chunked_body():
     Werkzeug cuts a chunked body at MAX_CONTENT_LENGTH and parses what is left; a body
     over the limit must be refused whole (413), as one with a Content-Length is.
     """
-    if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
-        return
     limit = current_app.config["CURRENT_MAX_CONTENT_LENGTH" if in_current_api()
                                else "MAX_CONTENT_LENGTH"]
     environ = request.environ

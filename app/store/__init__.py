@@ -73,9 +73,12 @@ class Store:
         KeyRevoked if it is not; confirm_key checks it if no operation did."""
         raise NotImplementedError
 
+    KEYS_KEPT = False  # whether find_key may answer from the keys found before
+
     def confirm_key(self):
         """At the end of a request: raise KeyRevoked if find_key's key was not checked by
-        an operation since and is gone."""
+        an operation since and is gone (only an engine whose KEYS_KEPT is true has any to
+        check)."""
 
     def list_keys(self):
         """Every key, oldest first."""
@@ -174,5 +177,6 @@ def init_app(app):
 
 
 def get_store():
-    """The current app's store."""
-    return current_app.extensions["store"]
+    """The current app's store (looked up through the proxy's object: an attribute of the
+    proxy itself takes several times as long)."""
+    return current_app._get_current_object().extensions["store"]

@@ -45,6 +45,8 @@ class NearLimit(Exception):
 class PostgresStore(Store):
     """Keys and datasets in PostgreSQL."""
 
+    KEYS_KEPT = True
+
     def __init__(self, url, config):
         self.url = url
         self.location, options = parse(url)
