@@ -3,6 +3,7 @@
 import pytest
 
 from app import create_app
+from app.store import LimitReached
 from tests.conftest import Api, issue_key
 
 
@@ -36,3 +37,21 @@ def test_a_list_larger_than_the_limit_says_how_to_page(config):
     assert len(api.names(count=5)) == 5
     assert len(api.names(offset=1, count=-1)) == 5
     assert len(api.names(offset=4, count=1000)) == 2
+
+
+def test_the_count_holds_far_from_the_limit_and_at_it(config):
+    """40 datasets made one by one (on PostgreSQL, the first counted side by side, the last
+    15 taking all of the tenant's counts), the 41st refused; deletes make room again."""
+    store = create_app({**config, "TENANT_DATASET_LIMIT": 40}).extensions["store"]
+    tenant = "d" * 32
+    store.create_key(tenant, "k", "e" * 64, 0)
+    made = [store.create_dataset(tenant, {"name": f"kb{n}"}, n)["id"] for n in range(40)]
+    with pytest.raises(LimitReached):
+        store.create_dataset(tenant, {"name": "one-more"}, 41)
+    store.delete_datasets(tenant, made[:5])
+    for n in range(5):
+        store.create_dataset(tenant, {"name": f"again{n}"}, 50 + n)
+    with pytest.raises(LimitReached):
+        store.create_dataset(tenant, {"name": "one-more"}, 60)
+    assert store.list_datasets(tenant)[1] == 40 == store.list_tenants()[0]["datasets"]
+    assert store.check()["datasets"] == 40
