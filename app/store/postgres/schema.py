@@ -193,6 +193,7 @@ MIGRATIONS = [  # one entry per schema version; never edit one that has shipped
     RETURNS jsonb LANGUAGE plpgsql AS $$
     DECLARE
         shard_ integer := floor(random() * 16);
+        taken integer;
         held integer;
         entry record;
         n integer := 0;
@@ -201,8 +202,13 @@ MIGRATIONS = [  # one entry per schema version; never edit one that has shipped
         made jsonb;
     BEGIN
         IF serial_ THEN  -- all of the tenant's shards, in order (two takers never deadlock)
-            PERFORM make_tenant(tenant_, now_);
             PERFORM FROM tenant_shards s WHERE s.tenant = tenant_ ORDER BY s.shard FOR UPDATE;
+            GET DIAGNOSTICS taken = ROW_COUNT;
+            IF taken < 16 THEN  -- a tenant without its rows yet
+                PERFORM make_tenant(tenant_, now_);
+                PERFORM FROM tenant_shards s WHERE s.tenant = tenant_ ORDER BY s.shard
+                    FOR UPDATE;
+            END IF;
         END IF;
         IF idempotency_ IS NOT NULL THEN
             DELETE FROM idempotency i WHERE i.tenant = tenant_ AND i.created <= expired_;
