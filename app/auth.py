@@ -8,7 +8,7 @@ import time
 from flask import current_app, g, request
 
 from app.errors import AUTHENTICATION_ERROR, ApiError, handle_api_error, in_current_api
-from app.store import KeyRevoked, StoreError, get_store
+from app.store import StoreError, get_store
 
 KEY_PREFIX = "ragflow-"  # so secret scanners recognise a leaked key
 PUBLIC_ENDPOINTS = {"api.openapi_json"}  # endpoints of the API that need no key
@@ -65,18 +65,5 @@ def authenticate():
     g.tenant_id = record["tenant"]
 
 
-def confirm(response):
-    """The answer, once the store has checked that the request's key is still there if
-    none of the request's operations did (Store.confirm_key); else a 401."""
-    try:
-        get_store().confirm_key()
-    except (KeyRevoked, StoreError) as err:
-        return current_app.make_response(current_app.handle_user_exception(err))
-    return response
-
-
 def init_app(app):
-    app.register_error_handler(
-        KeyRevoked, lambda _: handle_api_error(unauthorized("Token is invalid.")))
-    if app.extensions["store"].KEYS_KEPT:  # registered after edge's, so run before it
-        app.after_request(confirm)
+    pass

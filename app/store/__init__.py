@@ -5,6 +5,8 @@ implement it: the JSON file (`jsonfile`, the default) and PostgreSQL (`postgres`
 DATASET_API_DATABASE_URL is set). Records are plain dicts (see `rules.new_dataset`).
 """
 
+import abc
+
 from flask import current_app
 
 
@@ -44,117 +46,112 @@ class IdempotencyMismatch(Exception):
     """An Idempotency-Key used before with another request body."""
 
 
-class KeyRevoked(Exception):
-    """The request's key, which find_key answered from what the process knew, is gone (a
-    401): the operation was not done."""
+class ReplayGone(Exception):
+    """An Idempotency-Key whose create made a dataset that has been deleted since."""
+
+    def __init__(self, dataset_id):
+        super().__init__(dataset_id)
+        self.dataset_id = dataset_id
 
 
-class Store:
+class Store(abc.ABC):
     """The operations every engine implements. Times are integer ms since the epoch.
 
     `location` names where the store is, for messages (a path, or a URL without password).
 
     Keys: {"id", "tenant", "name", "digest", "created", "last_used"}.
     Tenants: {"id", "created", "keys", "datasets"} (the last two are counts).
-    Datasets: the fields of `rules.new_dataset`, plus "id", "tenant_id", "created_by",
-    "create_time", "update_time".
+    Datasets: the fields of `rules.DATASET_FIELDS`, plus "id", "tenant_id", "created_by",
+    "create_time", "update_time". Every record returned is the caller's own to keep.
     """
+
+    location = None
 
     # Keys and tenants
 
+    @abc.abstractmethod
     def create_key(self, tenant, label, digest, now):
         """Store a new key of `tenant` (a tenant that does not exist yet is made)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def find_key(self, digest):
-        """The key with this SHA-256 hex digest, or None. An engine may answer from the keys
-        the process found before, without asking the store: then the next operation of the
-        thread checks that the key is still there before doing anything, and raises
-        KeyRevoked if it is not; confirm_key checks it if no operation did."""
-        raise NotImplementedError
+        """The key with this SHA-256 hex digest, or None."""
 
-    KEYS_KEPT = False  # whether find_key may answer from the keys found before
-
-    def confirm_key(self):
-        """At the end of a request: raise KeyRevoked if find_key's key was not checked by
-        an operation since and is gone (only an engine whose KEYS_KEPT is true has any to
-        check)."""
-
+    @abc.abstractmethod
     def list_keys(self):
         """Every key, oldest first."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def revoke_key(self, key_id):
         """Remove the key; False if there is none with that id."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def note_use(self, key, now):
         """Record a key's last use, at most once a minute (rules.TOUCH_INTERVAL); skipped,
         not waited for, when the store is busy."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def tenant_exists(self, tenant):
-        raise NotImplementedError
+        """Whether the tenant has been made (by its first key or dataset)."""
 
+    @abc.abstractmethod
     def list_tenants(self):
         """Every tenant, oldest first, with its counts of keys and datasets."""
-        raise NotImplementedError
 
     # Datasets
 
+    @abc.abstractmethod
     def create_dataset(self, tenant, fields, now, idempotency=None):
-        """Add a dataset with `fields` (rules.DATASET_FIELDS), its name made free with
-        rules.free_name; return the record. Raises LimitReached if the tenant has its
-        limit of datasets (config TENANT_DATASET_LIMIT) already. `idempotency` = (key,
-        fingerprint): a create with a key seen in the last day returns that create's record
-        again, or raises IdempotencyMismatch if its fingerprint differs."""
-        raise NotImplementedError
+        """Add a dataset with `fields` (rules.DATASET_FIELDS, defaults filled in), its name
+        made free with rules.free_name; return the record. LimitReached if the tenant has
+        its limit of datasets (config TENANT_DATASET_LIMIT) already. `idempotency` = (key,
+        fingerprint): a key this tenant used in the last day returns the current record of
+        the dataset it made, ReplayGone if that was deleted, IdempotencyMismatch if the
+        fingerprint differs."""
 
+    @abc.abstractmethod
     def get_dataset(self, tenant, dataset_id):
         """The tenant's dataset with this id, or None."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def list_datasets(self, tenant, name=None, dataset_id=None, orderby="create_time",
                       desc=True, offset=0, limit=None):
         """(records, total): the tenant's datasets matching the filters (`name` compared
         case-insensitively), ordered by `orderby` (rules.ORDERS) with ties in creation
         order (the whole order reversed when `desc`), `limit` of them (None: all) from
-        `offset`; `total` counts every match. Like get_dataset's, the records may be shared
-        with other requests (the JSON engine hands out one dict per version of a dataset):
-        read them, never change them."""
-        raise NotImplementedError
+        `offset`; `total` counts every match."""
 
-    def update_dataset(self, tenant, dataset_id, changes, now, rename_taken=False):
-        """Change the fields in `changes` and set update_time; return the record, or None
-        if the tenant has no such dataset. A new name that another of the tenant's datasets
-        has raises NameTaken, or with `rename_taken` becomes the first free `name(N)`."""
-        raise NotImplementedError
+    @abc.abstractmethod
+    def update_dataset(self, tenant, dataset_id, patch, now):
+        """Apply the rules.Patch to the dataset as it is now (rules.patched) and set
+        update_time; return the record, or None if the tenant has no such dataset. A new
+        name that another of the tenant's datasets has raises NameTaken."""
 
+    @abc.abstractmethod
     def delete_datasets(self, tenant, ids=None):
         """Delete the tenant's datasets with these ids (None: all of them), all or none;
         return the deleted records. Raises NotFound, deleting nothing, if any is not the
         tenant's."""
-        raise NotImplementedError
 
     # Operation
 
+    @abc.abstractmethod
     def health(self):
-        """Raise StoreError if the store cannot be used now."""
-        raise NotImplementedError
+        """Raise StoreError if the store cannot be read or written now."""
 
+    @abc.abstractmethod
     def check(self):
         """Check every record; return {"keys": n, "tenants": n, "datasets": n}."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def export(self):
-        """Everything, as rules.EXPORT_FORMAT: {"keys": [...], "tenants": [...],
-        "datasets": [...], "idempotency": [...]}, each list in creation order (datasets
-        by tenant, in the tenants' order)."""
-        raise NotImplementedError
+        """Everything, as {"keys": [...], "tenants": [...], "datasets": [...],
+        "idempotency": [...]}, each list in creation order (datasets by tenant, in the
+        tenants' order)."""
 
+    @abc.abstractmethod
     def import_(self, data):
         """Load an export into this store, which must be empty (else StoreError)."""
-        raise NotImplementedError
 
     def compact(self):
         """Make the store as small on disk as it can be now (a clean stop does this)."""
@@ -177,6 +174,5 @@ def init_app(app):
 
 
 def get_store():
-    """The current app's store (looked up through the proxy's object: an attribute of the
-    proxy itself takes several times as long)."""
-    return current_app._get_current_object().extensions["store"]
+    """The current app's store."""
+    return current_app.extensions["store"]

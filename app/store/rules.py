@@ -1,7 +1,14 @@
-"""The rules every engine follows, written once: names, defaults, order, record checks."""
+"""The rules every engine follows, written once: names, defaults, changes, order, checks."""
+
+import copy
+import math
+import re
+from typing import NamedTuple
 
 TOUCH_INTERVAL = 60_000  # ms: a key's last use is written at most once a minute
 IDEMPOTENCY_TTL = 24 * 3600 * 1000  # ms an Idempotency-Key is remembered, at least
+IDEMPOTENCY_MOST = 1000  # Idempotency-Keys remembered per tenant; past that, the oldest go
+INT64 = (-2 ** 63, 2 ** 63 - 1)  # the integers every engine stores
 ORDERS = ("create_time", "update_time", "name")
 
 # A dataset's own fields, with their defaults: every field of RAGFlow's current dataset
@@ -44,6 +51,60 @@ def free_name(name, taken):
         n += 1
         candidate = f"{name}({n})"
     return candidate
+
+
+SUFFIX = re.compile(r"(.*)\(([1-9][0-9]{0,17})\)", re.DOTALL)
+
+
+def suffixed(key):
+    """(base, n) of a same_name key `base(n)` as free_name makes them, or (key, 0)."""
+    match = SUFFIX.fullmatch(key)
+    return (match[1], int(match[2])) if match else (key, 0)
+
+
+def deep_merge(base, over):
+    """`base` with `over` laid on it, dicts merged key by key (RAGFlow's deep_merge)."""
+    merged = copy.deepcopy(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+class Patch(NamedTuple):
+    """A change of one dataset, made by the engine to its current record: `fields` set,
+    `parser_config` merged into the current one (rules.deep_merge), and `method_config` the
+    parser_config a new chunk_method brings when no parser_config is merged."""
+
+    fields: dict
+    parser_config: dict | None = None
+    method_config: dict | None = None
+
+
+def patched(record, patch):
+    """The own fields of `record` after `patch` (every engine's meaning of a Patch)."""
+    new = {**record, **patch.fields}
+    if patch.parser_config:
+        new["parser_config"] = deep_merge(record["parser_config"], patch.parser_config)
+    elif patch.method_config is not None and new["chunk_method"] != record["chunk_method"]:
+        new["parser_config"] = copy.deepcopy(patch.method_config)
+    return new
+
+
+def out_of_range(value, path=()):
+    """(path, value) of each integer outside INT64 and each non-finite float in `value`."""
+    if type(value) is int and not INT64[0] <= value <= INT64[1]:
+        yield path, value
+    elif type(value) is float and not math.isfinite(value):
+        yield path, value
+    elif isinstance(value, dict):
+        for key, inner in value.items():
+            yield from out_of_range(inner, (*path, key))
+    elif isinstance(value, list):
+        for index, inner in enumerate(value):
+            yield from out_of_range(inner, (*path, index))
 
 
 def new_dataset(fields):
