@@ -23,19 +23,13 @@ SETTINGS = dict(
     EMBEDDING_MODELS=models.DEFAULT_MODELS,  # checked by models.check_config
     EMBEDDING_MODEL=None,  # the first of EMBEDDING_MODELS
     LLM_ID=None,
+    CACHE="on",  # "off": nothing kept for speed (app.cached), the same answers
 )
-
-
-class App(Flask):
-    def ensure_sync(self, func):
-        """Every view and hook of this app is a plain function: called as it is. (Flask's
-        own looks at each for a coroutine on every request.)"""
-        return func
 
 
 def create_app(test_config=None):
     """Build the app: defaults, then DATASET_API_* variables, then `test_config`."""
-    app = App(__name__)
+    app = Flask(__name__)
     app.config.from_mapping(
         SETTINGS,
         PROVIDE_AUTOMATIC_OPTIONS=False,  # OPTIONS answers a JSON 405, not an empty HTML 200
@@ -45,6 +39,6 @@ def create_app(test_config=None):
         app.config.update(test_config)
     settings.check(app.config)
     models.check_config(app.config)
-    for module in (encoding, edge, store, errors, auth, legacy, datasets, docs, cli):
+    for module in (encoding, edge, store, errors, legacy, datasets, docs, cli):
         module.init_app(app)
     return app

@@ -7,7 +7,7 @@ import time
 
 from flask import current_app, g, request
 
-from app.errors import AUTHENTICATION_ERROR, ApiError, handle_api_error, in_current_api
+from app.errors import AUTHENTICATION_ERROR, ApiError, in_current_api
 from app.store import StoreError, get_store
 
 KEY_PREFIX = "ragflow-"  # so secret scanners recognise a leaked key
@@ -63,7 +63,3 @@ def authenticate():
     except StoreError as err:  # a failed bookkeeping write must not fail the request
         current_app.logger.warning("Could not record the use of key %s: %s", record["id"], err)
     g.tenant_id = record["tenant"]
-
-
-def init_app(app):
-    pass

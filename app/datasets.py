@@ -4,14 +4,14 @@ delete a tenant's datasets. Every answer is HTTP 200 with `code`, `message` and 
 from flask import Blueprint, current_app, g, request
 from marshmallow import ValidationError
 
-from app import auth
-from app.errors import ARGUMENT_ERROR, DATA_ERROR, SUCCESS, current_error
-from app.idempotency import idempotency, mismatch_message
+from app import auth, creating, models
+from app.errors import ARGUMENT_ERROR, CURRENT_API, DATA_ERROR, SUCCESS, current_error
 from app.schemas import current
-from app.schemas.fields import check_storable, per_query_string, pydantic_text
-from app.store import IdempotencyMismatch, LimitReached, NameTaken, NotFound, get_store
+from app.cached import per_query_string
+from app.schemas.fields import check_storable, pydantic_text
+from app.store import NameTaken, NotFound, get_store, rules
 
-bp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets")
+bp = Blueprint("datasets", __name__, url_prefix=CURRENT_API)
 
 
 @bp.before_request
@@ -61,15 +61,7 @@ def no_access(what):
 @bp.post("")
 def create_dataset():
     sent = load(current.create_schema, json_object())
-    fields = current.new_dataset(sent, current_app.config)
-    retry = idempotency("current", sent, lambda text: current_error(ARGUMENT_ERROR, text))
-    try:
-        record = get_store().create_dataset(g.tenant_id, fields, auth.now_ms(), retry)
-    except IdempotencyMismatch:
-        raise current_error(ARGUMENT_ERROR, mismatch_message(retry[0])) from None
-    except LimitReached as err:
-        raise current_error(DATA_ERROR, f"This tenant has reached its limit of {err.limit} "
-                                        f"datasets; delete some to make more.") from None
+    record = creating.create("current", creating.current_fields(sent, current_app.config), sent)
     return success(current.rendered(record))
 
 
@@ -107,12 +99,18 @@ def update_dataset(dataset_id):
     if not sent:
         raise current_error(DATA_ERROR, "no properties were modified")
     store = get_store()
-    record = store.get_dataset(g.tenant_id, dataset_id)
-    if record is None:
+    if store.get_dataset(g.tenant_id, dataset_id) is None:  # RAGFlow's order of refusals
         raise no_access(dataset_id)
-    changes = current.dataset_changes(sent, record, current_app.config)
+    for field in ("embedding_model", "language"):  # null: RAGFlow keeps what there is
+        if field in sent and sent[field] is None:
+            del sent[field]
+    if "embedding_model" in sent:
+        models.check_model(sent["embedding_model"], current_app.config)
+    parser_config = sent.pop("parser_config", None) or None
+    method = sent.get("chunk_method")
+    patch = rules.Patch(sent, parser_config, method and creating.method_config(method))
     try:
-        record = store.update_dataset(g.tenant_id, dataset_id, changes, auth.now_ms())
+        record = store.update_dataset(g.tenant_id, dataset_id, patch, auth.now_ms())
     except NameTaken as err:
         raise current_error(DATA_ERROR, f"Dataset name '{err.name}' already exists") from None
     if record is None:  # deleted meanwhile

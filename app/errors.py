@@ -15,6 +15,7 @@ AUTHENTICATION_ERROR = 109
 
 
 CURRENT_API = "/api/v1/datasets"  # its answers are HTTP 200 with `data`, errors included
+CURRENT_BLUEPRINTS = {"datasets"}  # the blueprints of the current API, under CURRENT_API
 
 
 class ApiError(Exception):
@@ -28,8 +29,12 @@ class ApiError(Exception):
 
 
 def in_current_api(path=None):
-    """Whether `path` (the request's, by default) is one of the current API's."""
-    path = request.path if path is None else path
+    """Whether the request is the current API's: by its route's blueprint, or by its path
+    (`path`, outside Flask) when no route took it."""
+    if path is None:
+        if request.blueprint is not None:
+            return request.blueprint in CURRENT_BLUEPRINTS
+        path = request.path
     return path == CURRENT_API or path.startswith(CURRENT_API + "/")
 
 

@@ -3,13 +3,14 @@ the OpenAPI description and the health check."""
 
 from flask import Blueprint, current_app, g, request
 
-from app import auth, openapi
-from app.errors import ARGUMENT_ERROR, DATA_ERROR, SUCCESS, ApiError
-from app.idempotency import idempotency, mismatch_message
-from app.schemas.fields import per_query_string
-from app.schemas.legacy import (created_schema, create_schema, deleted_schema, list_query_schema,
-                                rendered)
-from app.store import IdempotencyMismatch, LimitReached, NotFound, StoreError, get_store
+from marshmallow import ValidationError
+
+from app import auth, creating, openapi
+from app.errors import ARGUMENT_ERROR, DATA_ERROR, SUCCESS, ApiError, first_message
+from app.cached import per_query_string
+from app.schemas.legacy import (created_schema, create_schemas, deleted_schema,
+                                list_query_schema, rendered)
+from app.store import NotFound, StoreError, get_store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(auth.authenticate)
@@ -30,24 +31,31 @@ def argument_error(message):
     return ApiError(400, ARGUMENT_ERROR, message)
 
 
+def name_of(body):
+    """The dataset name of a create's body, or its refusal: 101 for a body of the wrong
+    shape, 102 (the ValidationError handler's) for a name the rules refuse."""
+    if not isinstance(body, dict):
+        raise argument_error("Request body must be a JSON object.")
+    if body.keys() == {"name", "dataset_name"}:  # unknown fields are reported first
+        raise argument_error("Give either 'name' or 'dataset_name', not both.")
+    return create_schemas[current_app.config["NAME_RULE"]].load(body)
+
+
 @bp.post("/dataset")
 def create_dataset():
-    name = create_schema.load(json_body())
-    config = current_app.config
-    fields = {"name": name, "embedding_model": config["EMBD_ID"], "language": config["LANGUAGE"],
-              "parser_config": {"pages": [[1, 1000000]]}}
-    retry = idempotency("legacy", name, argument_error)
-    try:
-        record = get_store().create_dataset(g.tenant_id, fields, auth.now_ms(), retry)
-    except IdempotencyMismatch:
-        raise argument_error(mismatch_message(retry[0])) from None
-    except LimitReached as err:
-        raise ApiError(400, DATA_ERROR, f"This tenant has reached its limit of {err.limit} "
-                                        f"datasets; delete some to make more.") from None
+    name = name_of(json_body())
+    record = creating.create("legacy", creating.legacy_fields(name, current_app.config), name)
     return created_schema.dump({"code": SUCCESS, "data": record, "message": "success"})
 
 
-list_query = per_query_string(lambda: list_query_schema.load(request.args))
+def load_query():
+    try:
+        return list_query_schema.load(request.args)
+    except ValidationError as err:
+        raise argument_error(first_message(err.messages)) from None
+
+
+list_query = per_query_string(load_query)
 
 
 @bp.get("/dataset")

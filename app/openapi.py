@@ -103,7 +103,7 @@ def build(app):
             response["headers"] = HEADERS[status]
         spec.components.response(name, response)
 
-    create_body = {"allOf": [schemas.DatasetCreate],
+    create_body = {"allOf": [type(schemas.create_schemas[app.config["NAME_RULE"]])],
                    "oneOf": [{"required": [field]} for field in schemas.NAME_FIELDS]}
     spec.path("/api/v1/dataset", operations={
         "post": {

@@ -45,6 +45,8 @@ def check(config):
     if config["NAME_RULE"] not in NAME_RULES:
         raise ConfigError(f"{PREFIX}NAME_RULE must be one of {', '.join(NAME_RULES)}, "
                           f"not {config['NAME_RULE']!r}")
+    if config["CACHE"] not in ("on", "off"):
+        raise ConfigError(f"{PREFIX}CACHE must be on or off, not {config['CACHE']!r}")
     for name in ("MAX_CONTENT_LENGTH", "CURRENT_MAX_CONTENT_LENGTH"):
         limit = config[name]
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:

@@ -152,18 +152,24 @@ def test_bad_settings_refuse_to_start(tmp_path, monkeypatch, variables, message)
 
 
 def test_every_record_renders_as_its_schema_dumps_it(config):
-    """Answers are rendered in two parts and kept (schemas.fields.Rendered): each is still
-    the schema's whole dump, for datasets alike but for their own values, and for others."""
-    store = create_app(config).extensions["store"]
-    tenant = "d" * 32
-    for n in range(4):
-        store.create_dataset(tenant, {"name": f"kb{n}"}, 1718640005000 + n * 86_400_123)
-    store.create_dataset(tenant, {"name": "other", "description": "d", "chunk_method": "qa",
-                                  "parser_config": {"raptor": {"use_raptor": True}}}, 7)
-    records, _ = store.list_datasets(tenant)
-    for api in (current_schemas, legacy_schemas):
-        schema = type(api.rendered.schema)()
-        for record in records * 2:
-            assert api.rendered(record) == schema.dump(record)
-        assert api.rendered({**records[0], "pagerank": 3}) == schema.dump(
-            {**records[0], "pagerank": 3})
+    """Answers kept for speed (app.cached) are each the schema's whole dump, a new copy each
+    time, with the cache on and off."""
+    for cache in ("on", "off"):
+        app = create_app({**config, "CACHE": cache})
+        store = app.extensions["store"]
+        tenant = ("d" if cache == "on" else "e") * 32
+        for n in range(4):
+            store.create_dataset(tenant, {"name": f"kb{n}"}, 1718640005000 + n * 86_400_123)
+        store.create_dataset(tenant, {"name": "other", "description": "d", "chunk_method": "qa",
+                                      "parser_config": {"raptor": {"use_raptor": True}}}, 7)
+        records, _ = store.list_datasets(tenant)
+        with app.app_context():
+            for api in (current_schemas, legacy_schemas):
+                schema = type(api.CurrentDataset() if api is current_schemas
+                              else api.dataset_schema)()
+                for record in records * 2:
+                    answer = api.rendered(record)
+                    assert answer == schema.dump(record)
+                    answer["parser_config"]["changed"] = True  # the caller's own copy
+                changed = {**records[0], "pagerank": 3}
+                assert api.rendered(changed) == schema.dump(changed)

@@ -1,16 +1,14 @@
 """The current API's schemas (RAGFlow v0.27, /api/v1/datasets): its request models, field by
 field, with RAGFlow's bounds, defaults and wording; and its dataset record."""
 
-import copy
 import re
 
 from marshmallow import ValidationError, fields, post_load, validate, validates
 
-from app import models
-from app.schemas.parser_config import (CHUNK_METHODS, METHOD_DEFAULTS, PARSER_CONFIG_DEFAULTS,
-                                       ParserConfig, deep_merge)
+from app.cached import Memo
+from app.schemas.parser_config import CHUNK_METHODS, ParserConfig
 from app.schemas.fields import (
-    Bool, Choice, DatasetFields, Int, ListOf, Model, Rendered, Str, StrictSchema, UUIDHex,
+    Bool, Choice, DatasetFields, Int, ListOf, Model, Str, StrictSchema, UUIDHex,
     at_least, at_most, max_length, min_length, uuid_hex)
 
 NAME_LIMIT = 128
@@ -193,46 +191,8 @@ class Unauthorized(StrictSchema):
                             validate=validate.OneOf(("<Unauthorized '401: Unauthorized'>",)))
 
 
-def new_dataset(sent, config):
-    """The stored fields of a dataset created with the loaded body `sent`: RAGFlow's
-    defaults, the chunk method's parser_config, the configured models."""
-    method = sent.get("chunk_method", "naive")
-    parser_config = sent.get("parser_config")
-    if parser_config is None:
-        llm = {"llm_id": config["LLM_ID"]} if config["LLM_ID"] else {}
-        parser_config = deep_merge(METHOD_DEFAULTS[method], llm)
-    else:
-        parser_config = deep_merge(METHOD_DEFAULTS[method],
-                                   deep_merge(PARSER_CONFIG_DEFAULTS, parser_config))
-    model = sent.get("embedding_model")
-    if model is None:
-        model = config["EMBEDDING_MODEL"]
-    else:
-        models.check_model(model, config)
-    return {"name": sent["name"], "avatar": sent.get("avatar"),
-            "description": sent.get("description"), "embedding_model": model,
-            "permission": sent.get("permission", "me"), "chunk_method": method,
-            "parser_config": parser_config, "language": config["LANGUAGE"]}
-
-
-def dataset_changes(sent, record, config):
-    """The stored fields that the loaded update `sent` changes in `record`."""
-    changes = dict(sent)
-    for field in ("embedding_model", "language"):  # null: RAGFlow keeps what there is
-        if field in changes and changes[field] is None:
-            del changes[field]
-    if "embedding_model" in changes:
-        models.check_model(changes["embedding_model"], config)
-    parser_config = changes.pop("parser_config", None)
-    if parser_config:
-        changes["parser_config"] = deep_merge(record["parser_config"], parser_config)
-    elif changes.get("chunk_method", record["chunk_method"]) != record["chunk_method"]:
-        changes["parser_config"] = copy.deepcopy(METHOD_DEFAULTS[changes["chunk_method"]])
-    return changes
-
-
 create_schema = CreateDatasetReq()
 update_schema = UpdateDatasetReq()
 delete_schema = DeleteDatasetReq()
 list_schema = ListDatasetReq()
-rendered = Rendered(CurrentDataset())
+rendered = Memo(CurrentDataset().dump)

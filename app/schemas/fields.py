@@ -1,13 +1,12 @@
 """Field rules both APIs share, and the current API's fields, which judge input as RAGFlow's
 pydantic models do (strict types, first failure only) and say so in pydantic v2's words."""
 
-import functools
 import uuid
 from email.utils import formatdate
 
-import orjson
-from flask import request
 from marshmallow import Schema, ValidationError, fields, validate
+
+from app.store import rules
 
 
 def http_date(ms):
@@ -44,57 +43,10 @@ class DatasetFields(Schema):
     update_time = fields.Integer(metadata=EPOCH_MS)
     vector_similarity_weight = fields.Float(metadata={"example": 0.3})
 
-    # The values no two datasets share, and the fields that read them (a new field that
-    # reads any of OWN belongs in OWN_FIELDS too: see Rendered).
-    OWN = ("id", "name", "create_time", "update_time")
-    OWN_FIELDS = ("id", "name", "create_time", "create_date", "update_time", "update_date")
-
     def get_attribute(self, obj, attr, default):
         """A record is a dict: a plain lookup (marshmallow's own also follows dotted names
         and attributes, a fifth of a dump's time)."""
         return obj.get(attr, default)
-
-
-class Rendered:
-    """`schema.dump(record)`, computed once per version of a record: lists and gets show the
-    same records again and again, and the dump is most of what they would cost. A record
-    handed out again (the JSON engine does, see State.shown) is found by its identity;
-    another by its JSON, so that any change of any value (even 1 to 1.0) is a new version.
-    A new one is dumped in two parts: its OWN_FIELDS, which read only its OWN values, and
-    the others, which read the rest and are kept by the rest's JSON (new datasets are mostly
-    alike). Records and answers are shared, so no caller changes them."""
-
-    def __init__(self, schema, size=2000):
-        self.schema, self.size = schema, size
-        self.by_identity = {}  # id(record) -> (record, answer)
-        self.by_json = functools.lru_cache(size)(lambda blob: self.dump(orjson.loads(blob)))
-        own, rest = type(schema)(only=schema.OWN_FIELDS), type(schema)(exclude=schema.OWN_FIELDS)
-        self.own = own.dump
-        self.rest = functools.lru_cache(256)(lambda blob: rest.dump(orjson.loads(blob)))
-
-    def dump(self, record):
-        rest = {key: value for key, value in record.items() if key not in self.schema.OWN}
-        return {**self.rest(orjson.dumps(rest)), **self.own(record)}
-
-    def __call__(self, record):
-        made = self.by_identity.get(id(record))
-        if made is not None and made[0] is record:
-            return made[1]
-        try:
-            answer = self.by_json(orjson.dumps(record))
-        except orjson.JSONEncodeError:  # an integer past 64 bits: rare enough to dump each time
-            return self.schema.dump(record)
-        if len(self.by_identity) >= self.size:
-            self.by_identity.clear()
-        self.by_identity[id(record)] = (record, answer)
-        return answer
-
-
-def per_query_string(load):
-    """`load()` of the request's query, done once per query string and kept (256 of them):
-    clients send the same few again and again. A refused one raises, and is not kept."""
-    loaded = functools.lru_cache(256)(lambda query_string: load())
-    return lambda: loaded(request.query_string)
 
 
 def literal_message(choices):
@@ -286,14 +238,27 @@ def unstorable(value, path=()):
 UNSTORABLE = "String should not contain NUL characters or unpaired surrogates"
 
 
+def out_of_range(data):
+    """(path, message) of each number in `data` that no engine stores, in pydantic's words."""
+    for path, value in rules.out_of_range(data):
+        if type(value) is float:
+            yield path, "Input should be a finite number"
+        elif value < 0:
+            yield path, f"Input should be greater than or equal to {rules.INT64[0]}"
+        else:
+            yield path, f"Input should be less than or equal to {rules.INT64[1]}"
+
+
 def check_storable(data):
-    """Raise a ValidationError naming each string in `data` that cannot be stored."""
+    """Raise a ValidationError naming each string or number in `data` that cannot be
+    stored."""
     errors = {}
-    for path, value in unstorable(data):
+    problems = [(path, UNSTORABLE) for path, _ in unstorable(data)] + list(out_of_range(data))
+    for path, message in problems:
         node = errors
         for key in path[:-1]:
             node = node.setdefault(key, {})
-        node[path[-1] if path else "_schema"] = [UNSTORABLE]
+        node[path[-1] if path else "_schema"] = [message]
     if errors:
         raise ValidationError(errors)
 

@@ -4,12 +4,11 @@ response shapes."""
 import re
 import unicodedata
 
-from flask import current_app
 from marshmallow import (EXCLUDE, Schema, ValidationError, fields, missing, post_load, pre_load,
                          validate)
 
-from app.errors import ARGUMENT_ERROR, ApiError, first_message
-from app.schemas.fields import HEX_ID, DatasetFields, Rendered
+from app.cached import Memo
+from app.schemas.fields import HEX_ID, DatasetFields
 
 EMPTY_NAME = "Empty dataset name"
 MAX_NAME_LENGTH = 1023  # the document: "less than 2 ** 10 characters"
@@ -33,12 +32,17 @@ def invisible(char):
 
 
 class DatasetName(fields.String):
-    """A dataset name: trimmed, non-empty, short enough, and of the allowed characters."""
+    """A dataset name: trimmed, non-empty, short enough, and of the characters `rule` allows
+    (DATASET_API_NAME_RULE)."""
 
     default_error_messages = {
         "null": EMPTY_NAME,
         "invalid": "Dataset name must be a string.",
     }
+
+    def __init__(self, rule, **kwargs):
+        super().__init__(**kwargs)
+        self.rule = rule
 
     def _deserialize(self, value, attr, data, **kwargs):
         if value == "":
@@ -50,7 +54,7 @@ class DatasetName(fields.String):
         if len(name) > MAX_NAME_LENGTH:
             raise ValidationError(
                 f"Dataset name: {name} with length {len(name)} exceeds {MAX_NAME_LENGTH}!")
-        if current_app.config["NAME_RULE"] == "strict":
+        if self.rule == "strict":
             if not STRICT_NAME.fullmatch(name):
                 raise ValidationError(
                     "Dataset name may only contain A-Z, a-z, 0-9, '_', '-' and '.'.")
@@ -66,38 +70,36 @@ class DatasetName(fields.String):
         return name
 
 
-class DatasetCreate(Schema):
-    """The body of POST /dataset: exactly one of `name` (the SDK's) or `dataset_name`."""
+def create_schema(rule):
+    """The body of POST /dataset: one of `name` (the SDK's) or `dataset_name`, whose name
+    `rule` allows; it loads as the name."""
 
-    name = DatasetName(metadata={"description": NAME_DESCRIPTION})
-    dataset_name = DatasetName(metadata={"description": "The same as `name`: give one of them."})
+    class DatasetCreate(Schema):
+        name = DatasetName(rule, metadata={"description": NAME_DESCRIPTION})
+        dataset_name = DatasetName(rule, metadata={
+            "description": "The same as `name`: give one of them."})
 
-    @pre_load
-    def one_name_field(self, data, **kwargs):
-        if not isinstance(data, dict):
-            raise ApiError(400, ARGUMENT_ERROR, "Request body must be a JSON object.")
-        unknown = [key for key in data if key not in NAME_FIELDS]
-        if unknown:
-            raise ValidationError(f"fields: {unknown}, are not allowed in request body.")
-        if all(key in data for key in NAME_FIELDS):
-            raise ApiError(400, ARGUMENT_ERROR, "Give either 'name' or 'dataset_name', not both.")
-        if not any(key in data for key in NAME_FIELDS):
-            raise ValidationError("Expected 'name' field in request body")
-        return data
+        @pre_load
+        def one_name_field(self, data, **kwargs):
+            unknown = [key for key in data if key not in NAME_FIELDS]
+            if unknown:
+                raise ValidationError(f"fields: {unknown}, are not allowed in request body.")
+            if not any(key in data for key in NAME_FIELDS):
+                raise ValidationError("Expected 'name' field in request body")
+            return data
 
-    @post_load
-    def the_name(self, data, **kwargs):
-        return next(iter(data.values()))
+        @post_load
+        def the_name(self, data, **kwargs):
+            return next(iter(data.values()))
+
+    return DatasetCreate()
 
 
 class QuerySchema(Schema):
-    """Query parameters: unknown ones are ignored, bad ones answer code 101."""
+    """Query parameters: unknown ones are ignored."""
 
     class Meta:
         unknown = EXCLUDE
-
-    def handle_error(self, error, data, **kwargs):
-        raise ApiError(400, ARGUMENT_ERROR, first_message(error.messages))
 
 
 class CaseInsensitive(fields.String):
@@ -189,9 +191,9 @@ class Health(Schema):
     reason = fields.String(metadata={"description": "A generic reason; the log says more."})
 
 
-create_schema = DatasetCreate()
+create_schemas = {rule: create_schema(rule) for rule in ("strict", "legacy")}
 list_query_schema = DatasetListQuery()
 created_schema = CreatedEnvelope()
 dataset_schema = Dataset()
-rendered = Rendered(dataset_schema)
+rendered = Memo(dataset_schema.dump)
 deleted_schema = DeletedEnvelope()

@@ -1,10 +1,11 @@
 """parser_config: RAGFlow's ParserConfig model and its nested settings, its defaults, and each
 chunk method's own defaults (RAGFlow's get_parser_config)."""
 
-import copy
 import json
 
 from marshmallow import ValidationError, validates_schema
+
+from app.store.rules import deep_merge
 
 from app.schemas.fields import (Bool, Choice, Float, Int, ListOf, Model, Str, StrictSchema,
                                 at_least, at_most, min_length)
@@ -36,17 +37,6 @@ METHOD_DEFAULTS = {
     **{method: _OFF for method in ("qa", "manual", "paper", "book", "laws", "presentation")},
     **{method: {} for method in ("tag", "table", "one", "email", "picture")},
 }
-
-
-def deep_merge(base, over):
-    """`base` with `over` laid on it, dicts merged key by key (RAGFlow's deep_merge)."""
-    merged = copy.deepcopy(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
-        else:
-            merged[key] = copy.deepcopy(value)
-    return merged
 
 
 class RaptorConfig(StrictSchema):

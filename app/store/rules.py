@@ -107,6 +107,13 @@ def out_of_range(value, path=()):
             yield from out_of_range(inner, (*path, index))
 
 
+def legacy_defaults(config):
+    """What a dataset made by the legacy API holds beside its name (the configured model
+    and language, and the legacy parser_config)."""
+    return {"embedding_model": config["EMBD_ID"], "language": config["LANGUAGE"],
+            "parser_config": {"pages": [[1, 1000000]]}}
+
+
 def new_dataset(fields):
     """A dataset's own fields: the defaults, with `fields` over them."""
     unknown = set(fields) - set(DATASET_FIELDS)

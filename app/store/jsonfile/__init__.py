@@ -146,20 +146,18 @@ class JsonStore(Store):
         return self._read(lambda state: state.listing(tenant, name, dataset_id, orderby, desc,
                                                       offset, limit))
 
-    def update_dataset(self, tenant, dataset_id, changes, now, rename_taken=False):
-        rules.new_dataset(changes)  # raises on a field that is not a dataset's
+    def update_dataset(self, tenant, dataset_id, patch, now):
+        rules.new_dataset(patch.fields)  # raises on a field that is not a dataset's
 
         def op(state):
             doc_id, old = state.dataset(tenant, dataset_id)
             if old is None:
                 return None, []
-            new = {**old, **changes, "update_time": now}
-            if "name" in changes:
+            new = {**rules.patched(dict(old), patch), "update_time": now}
+            if "name" in patch.fields:
                 taken = state.taken(tenant)
                 if taken.get(rules.same_name(new["name"]), doc_id) != doc_id:
-                    if not rename_taken:
-                        raise NameTaken(new["name"])
-                    new["name"] = rules.free_name(new["name"], taken)
+                    raise NameTaken(new["name"])
             return shown(new, tenant), [("put", tenant_table(tenant), doc_id, new)]
 
         return self.engine.commit(op)
