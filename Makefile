@@ -1,7 +1,7 @@
 VENV ?= .venv
 PY = $(VENV)/bin/python
 
-.PHONY: serve test bench bench-quick soak soak-quick clean
+.PHONY: serve test test-fast bench bench-quick soak soak-quick clean
 
 $(VENV)/.installed: setup.cfg pyproject.toml
 	python3 -m venv $(VENV)
@@ -16,6 +16,10 @@ serve: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q
+
+# The edit loop: everything but the live tests (gunicorn, nginx, the browser in subprocesses)
+test-fast: $(VENV)/.installed
+	$(PY) -m pytest -q -m "not live"
 
 # BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--engines json --markdown out.md"
 bench: $(VENV)/.installed

@@ -25,8 +25,9 @@ def free_port():
 
 def environment(db_path, database_url=None):
     """This environment, with the store at `db_path` (or in PostgreSQL at `database_url`)
-    and no other DATASET_API_ setting."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DATASET_API_")}
+    and no other DATASET_API_ setting but DATASET_API_CACHE, which the whole suite runs with."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith("DATASET_API_") or k == "DATASET_API_CACHE"}
     env["DATASET_API_DB_PATH"] = str(db_path)
     if database_url:
         env["DATASET_API_DATABASE_URL"] = database_url

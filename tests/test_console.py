@@ -10,6 +10,8 @@ import requests
 
 from tests.live import BIN, ROOT, TIMEOUT, environment, free_port
 
+pytestmark = pytest.mark.live  # subprocesses: make test-fast skips these
+
 COMMAND = str(BIN / "ragflow-dataset-api")
 
 

@@ -8,6 +8,8 @@ import pytest
 from tests.live import Server, issue_key
 from tests.test_live import in_parallel
 
+pytestmark = pytest.mark.live  # subprocesses: make test-fast skips these
+
 DATASETS = "/api/v1/datasets"
 
 

@@ -4,8 +4,12 @@ README shows the shipped files as they are."""
 import socket
 import subprocess
 
+import pytest
+
 from tests.edge import need
 from tests.live import BIN, ROOT, TIMEOUT, environment, free_port
+
+pytestmark = pytest.mark.live  # subprocesses: make test-fast skips these
 
 DEPLOY = ROOT / "deploy"
 UNIT = DEPLOY / "ragflow-dataset-api.service"

@@ -6,6 +6,8 @@ import pytest
 from tests.edge import CHROMIUM, need
 from tests.live import Server, issue_key
 
+pytestmark = pytest.mark.live  # subprocesses: make test-fast skips these
+
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
         "--disable-background-networking"]
 WAIT = 20_000  # ms for a page or an answer

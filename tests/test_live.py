@@ -19,6 +19,8 @@ import requests
 from app import create_app
 from tests.live import TIMEOUT, WORKERS, Server, cli, issue_key, key_id
 
+pytestmark = pytest.mark.live  # subprocesses: make test-fast skips these
+
 ACCESS_LOG = ("--access-logformat", "%(p)s %(m)s %(U)s %(s)s")  # <worker pid> method path status
 
 

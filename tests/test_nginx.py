@@ -11,6 +11,8 @@ import pytest
 from tests.edge import NGINX, Nginx, chunked, exchange, need, request, wait_for
 from tests.live import Server, issue_key
 
+pytestmark = pytest.mark.live  # subprocesses: make test-fast skips these
+
 LIMIT = 64 * 1024  # DATASET_API_MAX_CONTENT_LENGTH's default
 JSON = ("Content-Type", "application/json")
 PADDED = b'{"name": "x"}' + b" " * 70_000  # valid JSON, over the limit
