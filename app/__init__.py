@@ -2,7 +2,7 @@
 
 from flask import Flask
 
-from app import (auth, cli, datasets, docs, edge, encoding, errors, legacy, models, settings,
+from app import (cli, datasets, docs, edge, encoding, errors, legacy, models, settings,
                  store)
 
 # The DATASET_API_* settings and their defaults; a variable is read as its default's type.

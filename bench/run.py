@@ -18,7 +18,7 @@ import psycopg
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 from bench import report, systems  # noqa: E402
-from tests import pgserver  # noqa: E402
+from harness import pgserver  # noqa: E402
 
 LUA = os.path.join(ROOT, "bench", "load.lua")
 # name: (method, path, body, how a success's body starts), in the order runs go: reads before

@@ -6,7 +6,6 @@ import argparse
 import http.client
 import json
 import multiprocessing
-import os
 import secrets
 import shutil
 import sys
@@ -14,7 +13,6 @@ import tempfile
 import threading
 import time
 import uuid
-from datetime import datetime, timezone
 from pathlib import Path
 
 import requests
@@ -23,9 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 from app.store.jsonfile import layout  # noqa: E402
 from bench import hostile, run as bench_run, systems  # noqa: E402
-from tests import pgserver  # noqa: E402
-from tests.edge import Nginx  # noqa: E402
-from tests.live import Server, cli  # noqa: E402
+from harness import pgserver  # noqa: E402
+from harness.nginx import Nginx  # noqa: E402
+from harness.live import Server, cli  # noqa: E402
 
 TARGET = 3.0  # the well-behaved tenant's p99 under attack, at most this many times its p99 alone
 GOOD_THREADS, GOOD_INTERVAL = 3, 0.2  # 15 requests a second: under nginx's 20 per key

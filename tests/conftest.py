@@ -4,7 +4,7 @@ import pytest
 
 from app import create_app
 from app import store as stores
-from tests import pgserver
+from harness import pgserver
 
 
 def issue_key(runner, *args):

@@ -7,7 +7,7 @@ from hypothesis import settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from app import create_app
-from tests import pgserver
+from harness import pgserver
 from tests.conftest import Api, Current, issue_key
 from tests.test_properties import CLASHING, Model
 

@@ -8,7 +8,7 @@ import time
 import pytest
 import requests
 
-from tests.live import BIN, ROOT, TIMEOUT, environment, free_port
+from harness.live import BIN, ROOT, TIMEOUT, environment, free_port
 
 pytestmark = pytest.mark.live  # subprocesses: make test-fast skips these
 

@@ -5,7 +5,7 @@ from collections import Counter
 
 import pytest
 
-from tests.live import Server, issue_key
+from harness.live import Server, issue_key
 from tests.test_live import in_parallel
 
 pytestmark = pytest.mark.live  # subprocesses: make test-fast skips these

@@ -7,7 +7,7 @@ import subprocess
 import pytest
 
 from tests.edge import need
-from tests.live import BIN, ROOT, TIMEOUT, environment, free_port
+from harness.live import BIN, ROOT, TIMEOUT, environment, free_port
 
 pytestmark = pytest.mark.live  # subprocesses: make test-fast skips these
 

@@ -4,7 +4,7 @@ it, enters a key, tries the legacy list call and reads its answer."""
 import pytest
 
 from tests.edge import CHROMIUM, need
-from tests.live import Server, issue_key
+from harness.live import Server, issue_key
 
 pytestmark = pytest.mark.live  # subprocesses: make test-fast skips these
 

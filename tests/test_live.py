@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from app import create_app
-from tests.live import TIMEOUT, WORKERS, Server, cli, issue_key, key_id
+from harness.live import TIMEOUT, WORKERS, Server, cli, issue_key, key_id
 
 pytestmark = pytest.mark.live  # subprocesses: make test-fast skips these
 

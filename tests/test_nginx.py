@@ -9,7 +9,7 @@ import time
 import pytest
 
 from tests.edge import NGINX, Nginx, chunked, exchange, need, request, wait_for
-from tests.live import Server, issue_key
+from harness.live import Server, issue_key
 
 pytestmark = pytest.mark.live  # subprocesses: make test-fast skips these
 

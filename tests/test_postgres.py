@@ -13,7 +13,7 @@ from app.store import LimitReached, NotFound, StoreBusy, rules
 from app.store.postgres import connections
 from app.store.postgres.schema import MIGRATIONS
 from tests.conftest import Api, issue_key
-from tests.pgserver import free_port
+from harness.pgserver import free_port
 
 TENANT = "ab" * 16
 

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from tests import pgserver
-from tests.live import TIMEOUT, Server, cli, issue_key
+from harness import pgserver
+from harness.live import TIMEOUT, Server, cli, issue_key
 from tests.test_live import bursts, check_bursts, create, in_parallel, listing, made
 
 pytestmark = pytest.mark.live  # subprocesses: make test-fast skips these

@@ -1,0 +1,1 @@
+"""The real parts that the live tests and the benchmarks start: gunicorn, nginx, PostgreSQL."""
