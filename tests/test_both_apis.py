@@ -6,6 +6,7 @@ import pytest
 from app import create_app
 from app.schemas import current as current_schemas
 from app.schemas import legacy as legacy_schemas
+from app.store import rules
 from tests.conftest import Api, Current, issue_key
 
 LEGACY_ONLY = {"chunk_num": "chunk_count", "doc_num": "document_count",
@@ -102,6 +103,41 @@ def test_a_retried_legacy_create_answers_the_first_answer(api, current):
     assert (other.status_code, other.json["code"]) == (400, 101)
     # The same key sent to the other API is another request.
     assert current.create("kb", headers={"Idempotency-Key": "retry-1"}).json["code"] == 101
+
+
+def test_a_retry_answers_the_dataset_as_it_is_now_or_says_it_was_deleted(api, current):
+    send = lambda body, headers: current.create(headers=headers, **body)  # noqa: E731
+    first = retry(send, {"name": "kb"}).json["data"]
+    current.update(first["id"], description="later")
+    again = retry(send, {"name": "kb"}).json["data"]
+    assert again["id"] == first["id"] and again["description"] == "later"
+    current.delete(ids=[first["id"]])
+    gone = retry(send, {"name": "kb"}).json
+    assert (gone["code"], gone["data"]) == (102, None)
+    assert gone["message"] == (f"Idempotency-Key 'retry-1' made dataset '{first['id']}', "
+                               f"which has been deleted since.")
+    legacy = lambda body, headers: api.client.post(  # noqa: E731
+        "/api/v1/dataset", json=body, headers={**api.headers, **headers})
+    made = retry(legacy, {"name": "old"}, key="retry-2").json["data"]
+    api.delete(made["id"])
+    response = retry(legacy, {"name": "old"}, key="retry-2")
+    assert (response.status_code, response.json["code"]) == (400, 102)
+    assert current.list().json["data"] == []
+
+
+def test_remembered_keys_are_bounded_per_tenant_and_hold_no_copy(app, current, monkeypatch):
+    monkeypatch.setattr(rules, "IDEMPOTENCY_MOST", 5)
+    for n in range(12):
+        made = current.create("kb", headers={"Idempotency-Key": f"k{n}"},
+                              description="x" * 1000).json["data"]
+        current.delete(ids=[made["id"]])
+    entries = app.extensions["store"].export()["idempotency"]
+    assert [entry["key"] for entry in entries] == [f"k{n}" for n in range(7, 12)]
+    assert all(set(entry) == {"tenant", "key", "fingerprint", "created", "dataset_id"}
+               for entry in entries)
+    # The oldest key is forgotten: it makes a new dataset.
+    assert current.create("kb", headers={"Idempotency-Key": "k0"},
+                          description="x" * 1000).json["code"] == 0
 
 
 def test_keys_are_per_tenant(current, other):

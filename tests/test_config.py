@@ -26,6 +26,7 @@ def test_environment_sets_the_store_and_rules(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize("name, value, message", [
     ("NAME_RULE", "loose", "DATASET_API_NAME_RULE"),
+    ("CACHE", "sometimes", "DATASET_API_CACHE must be on or off"),
     ("MAX_CONTENT_LENGTH", "lots", "DATASET_API_MAX_CONTENT_LENGTH"),
     ("MAX_CONTENT_LENGTH", "0", "DATASET_API_MAX_CONTENT_LENGTH"),
 ])
