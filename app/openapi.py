@@ -52,8 +52,9 @@ DESCRIPTION = ("RAGFlow's dataset API, both of its generations over the same dat
 IDEMPOTENCY_KEY = {
     "in": "header", "name": "Idempotency-Key", "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
-    "description": "A retry with the same key and body answers the first answer again, for at "
-                   "least 24 hours; the same key with another body is refused (code 101)."}
+    "description": "A retry with the same key and body answers the dataset that the first "
+                   "made, as it is now (code 102 if it was deleted since), for at least 24 "
+                   "hours; the same key with another body is refused (code 101)."}
 
 
 def json_body(description, schema, **pinned):
