@@ -28,8 +28,7 @@ def now_ms():
 
 
 def unauthorized(message):
-    """A 401: the legacy API's envelope with `message`, or RAGFlow's own body for the
-    current API's whatever the reason."""
+    """A 401: the legacy envelope with `message`, or RAGFlow's own body in the current API."""
     if in_current_api():
         return ApiError(401, 401, UNAUTHORIZED, {"WWW-Authenticate": "Bearer"})
     return ApiError(401, AUTHENTICATION_ERROR, message, {"WWW-Authenticate": "Bearer"})

@@ -1,8 +1,4 @@
-"""What is kept only for speed: answers already made, found again by what they were made of.
-
-Nothing here decides an answer: with DATASET_API_CACHE=off every call is made afresh and the
-answers are the same (the test suite passes either way); docs/performance.md says what it buys.
-"""
+"""What is kept only for speed, by what it was made of; DATASET_API_CACHE=off switches it off."""
 
 import functools
 
@@ -17,8 +13,7 @@ def enabled():
 
 
 class Memo:
-    """`function(value)` for a value of JSON's types, made once per distinct value (by its
-    JSON) and handed out as a new copy each time."""
+    """`function(value)` of a JSON value, made once per distinct value and copied out each time."""
 
     def __init__(self, function, size=SIZE):
         self.function, self.size = function, size
@@ -41,7 +36,6 @@ class Memo:
 
 
 def per_query_string(load):
-    """`load()` of the request's query, made once per query string (256 of them) and copied;
-    a query it refuses raises each time."""
+    """`load()` of the request's query, made once per query string and copied out."""
     kept = functools.lru_cache(256)(lambda query_string: load())
     return lambda: dict(kept(request.query_string)) if enabled() else load()

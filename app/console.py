@@ -1,8 +1,4 @@
-"""`ragflow-dataset-api`: the command installed with the package, usable from any folder.
-
-`keys`, `tenants` and `store` are the same groups as `flask --app wsgi ...`; `serve` runs
-gunicorn with this package's settings. All of them read the same DATASET_API_* variables.
-"""
+"""`ragflow-dataset-api`: the CLI groups of app/cli.py, and `serve` (gunicorn with our settings)."""
 
 import multiprocessing
 import os

@@ -19,8 +19,7 @@ def legacy_fields(name, config):
 
 
 def current_fields(sent, config):
-    """A dataset made by the current API from the loaded body `sent`: RAGFlow's defaults,
-    the chunk method's parser_config, the configured models."""
+    """A dataset made by the current API from the loaded body `sent`, with RAGFlow's defaults."""
     method = sent.get("chunk_method", "naive")
     parser_config = sent.get("parser_config")
     if parser_config is None:
@@ -59,8 +58,7 @@ def idempotency(api, body):
 
 
 def create(api, fields, body):
-    """The record of a new dataset of the request's tenant, made of `fields`; `body` is the
-    request as the Idempotency-Key's fingerprint reads it. Refusals raise ApiError."""
+    """The record of a new dataset of the request's tenant; refusals raise ApiError."""
     retry = idempotency(api, body)
     try:
         return get_store().create_dataset(g.tenant_id, fields, auth.now_ms(), retry)

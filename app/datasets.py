@@ -1,5 +1,4 @@
-"""The current dataset API (/api/v1/datasets, RAGFlow v0.27): create, list, get, update and
-delete a tenant's datasets. Every answer is HTTP 200 with `code`, `message` and `data`."""
+"""The current dataset API (/api/v1/datasets, RAGFlow v0.27): every answer HTTP 200 with `data`."""
 
 from flask import Blueprint, current_app, g, request
 from marshmallow import ValidationError
@@ -48,8 +47,7 @@ def load(schema, data):
 
 
 def success(data, **fields):
-    """The answer of a success: its shape is current.DatasetAnswer's, ListAnswer's or
-    DeleteAnswer's (their data rendered by current.rendered)."""
+    """The answer of a success: current.DatasetAnswer's, ListAnswer's or DeleteAnswer's shape."""
     return {"code": SUCCESS, "message": "success", "data": data, **fields}
 
 

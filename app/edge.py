@@ -1,5 +1,4 @@
-"""What every request gets at the edge: a request id, a body limit that chunked bodies obey
-too, and errors answered outside Flask (by gunicorn or nginx) in the API's envelope."""
+"""Every request's edge: its id, a body limit chunked bodies obey, errors outside Flask as JSON."""
 
 import io
 import os
@@ -46,11 +45,7 @@ def start_request():
 
 
 def hold_chunked_body():
-    """Read a chunked body here, so it meets the limit that sized bodies meet.
-
-    Werkzeug cuts a chunked body at MAX_CONTENT_LENGTH and parses what is left; a body
-    over the limit must be refused whole (413), as one with a Content-Length is.
-    """
+    """Read a chunked body whole, so that one over the limit is refused (413) as a sized one is."""
     limit = current_app.config["CURRENT_MAX_CONTENT_LENGTH" if in_current_api()
                                else "MAX_CONTENT_LENGTH"]
     environ = request.environ

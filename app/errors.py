@@ -29,8 +29,7 @@ class ApiError(Exception):
 
 
 def in_current_api(path=None):
-    """Whether the request is the current API's: by its route's blueprint, or by its path
-    (`path`, outside Flask) when no route took it."""
+    """Whether the request is the current API's: by its route's blueprint, else by `path`."""
     if path is None:
         if request.blueprint is not None:
             return request.blueprint in CURRENT_BLUEPRINTS
@@ -44,8 +43,7 @@ def current_error(code, message):
 
 
 def envelope(status, code, message, headers=None, **fields):
-    """The JSON response every error takes: `code` and `message`, plus extra fields; the
-    current API's also has `data`, and its status is 200 but for server faults."""
+    """The JSON response of an error in its API's envelope (the current API's: 200 and `data`)."""
     if in_current_api() and "data" not in fields and status != 401:
         fields["data"] = None
         status = status if status >= 500 else 200

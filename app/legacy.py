@@ -1,5 +1,4 @@
-"""The legacy dataset API (/api/v1/dataset): create, list and delete a tenant's datasets;
-the OpenAPI description and the health check."""
+"""The legacy dataset API (/api/v1/dataset), the OpenAPI description and the health check."""
 
 from flask import Blueprint, current_app, g, request
 
@@ -32,8 +31,7 @@ def argument_error(message):
 
 
 def name_of(body):
-    """The dataset name of a create's body, or its refusal: 101 for a body of the wrong
-    shape, 102 (the ValidationError handler's) for a name the rules refuse."""
+    """The name a create's body gives, or 101 for a body of the wrong shape."""
     if not isinstance(body, dict):
         raise argument_error("Request body must be a JSON object.")
     if body.keys() == {"name", "dataset_name"}:  # unknown fields are reported first
@@ -92,8 +90,7 @@ def openapi_json():
 
 
 def healthz():
-    """200 while the store can be used, 503 if not; needs no key. The reason is for the
-    log: the answer names no path, host or fault to whoever asks."""
+    """200 while the store can be read and written, else 503 naming no path; needs no key."""
     try:
         get_store().health()
     except StoreError as err:

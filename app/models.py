@@ -1,5 +1,4 @@
-"""The embedding models datasets may use, and the chat model written into a new dataset's
-parser_config: configuration, as a RAGFlow tenant's model settings are."""
+"""The embedding models datasets may use, and the chat model: configuration, not providers."""
 
 from app.errors import DATA_ERROR, current_error
 from app.settings import ConfigError
@@ -19,8 +18,7 @@ def well_formed(model_id):
 
 
 def check_config(config):
-    """Parse EMBEDDING_MODELS into a tuple and check the three settings, or raise ConfigError
-    with a one-line message naming the variable."""
+    """Parse EMBEDDING_MODELS and check the model settings, or raise ConfigError naming one."""
     models = config.setdefault("EMBEDDING_MODELS", DEFAULT_MODELS)
     if isinstance(models, str):
         models = tuple(model.strip() for model in models.split(","))
@@ -39,8 +37,7 @@ def check_config(config):
 
 
 def check_model(model_id, config):
-    """Code 102, in RAGFlow's words, unless `model_id` names a configured model (the
-    `model@provider` and `model@instance@provider` spellings of one model are the same)."""
+    """Code 102, in RAGFlow's words, unless `model_id` names a configured model."""
     model, provider = parts(model_id)
     known = {parts(known_id) for known_id in config["EMBEDDING_MODELS"]}
     if provider not in {known_provider for _, known_provider in known}:

@@ -184,8 +184,7 @@ def build(app):
 
 
 def current_paths(spec):
-    """The current API's operations: each answers 200 (success or code 101/102), 401 with
-    RAGFlow's body, or 500."""
+    """The current API's operations: 200 (code 0, 101 or 102), 401 or 500."""
     spec.components.response("CurrentUnauthorized", json_body(
         "The API key is missing, malformed, unknown or revoked (RAGFlow's body).",
         current.Unauthorized))

@@ -1,2 +1,1 @@
-"""Marshmallow schemas: `legacy` for /api/v1/dataset, `current` for /api/v1/datasets, and the
-field rules they share in `fields`."""
+"""Marshmallow schemas: `legacy`, `current`, `parser_config`, and the shared `fields`."""

@@ -1,5 +1,4 @@
-"""The current API's schemas (RAGFlow v0.27, /api/v1/datasets): its request models, field by
-field, with RAGFlow's bounds, defaults and wording; and its dataset record."""
+"""The current API's request models, with RAGFlow's bounds and wording, and its record."""
 
 import re
 
@@ -28,8 +27,7 @@ def avatar_format(value):
 
 
 def model_format(value):
-    """RAGFlow's checks of `model@provider`, and of the middle part of
-    `model@instance@provider`, which RAGFlow also takes."""
+    """RAGFlow's checks of `model@provider` (and of `model@instance@provider`)."""
     if value is None:
         return
     if "@" not in value:

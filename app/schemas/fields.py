@@ -1,5 +1,4 @@
-"""Field rules both APIs share, and the current API's fields, which judge input as RAGFlow's
-pydantic models do (strict types, first failure only) and say so in pydantic v2's words."""
+"""Fields that judge input as RAGFlow's pydantic models do, in pydantic v2's words."""
 
 import uuid
 from email.utils import formatdate
@@ -44,8 +43,7 @@ class DatasetFields(Schema):
     vector_similarity_weight = fields.Float(metadata={"example": 0.3})
 
     def get_attribute(self, obj, attr, default):
-        """A record is a dict: a plain lookup (marshmallow's own also follows dotted names
-        and attributes, a fifth of a dump's time)."""
+        """A record is a dict: a plain lookup."""
         return obj.get(attr, default)
 
 
@@ -74,8 +72,7 @@ def max_length(n):
 
 
 class Strict:
-    """A field that stops at its first failing validator, as pydantic does, and names a
-    missing value as pydantic does."""
+    """A field that stops at its first failing validator and names failures as pydantic does."""
 
     type_message = "Input should be a valid value"
 
@@ -250,8 +247,7 @@ def out_of_range(data):
 
 
 def check_storable(data):
-    """Raise a ValidationError naming each string or number in `data` that cannot be
-    stored."""
+    """Raise a ValidationError naming each string or number in `data` no store keeps."""
     errors = {}
     problems = [(path, UNSTORABLE) for path, _ in unstorable(data)] + list(out_of_range(data))
     for path, message in problems:

@@ -1,5 +1,4 @@
-"""The legacy API's schemas (June 2024, /api/v1/dataset): request validation and its
-response shapes."""
+"""The legacy API's schemas (June 2024, /api/v1/dataset): requests and response shapes."""
 
 import re
 import unicodedata
@@ -32,8 +31,7 @@ def invisible(char):
 
 
 class DatasetName(fields.String):
-    """A dataset name: trimmed, non-empty, short enough, and of the characters `rule` allows
-    (DATASET_API_NAME_RULE)."""
+    """A dataset name: trimmed, non-empty, short enough, of the characters `rule` allows."""
 
     default_error_messages = {
         "null": EMPTY_NAME,
@@ -71,8 +69,7 @@ class DatasetName(fields.String):
 
 
 def create_schema(rule):
-    """The body of POST /dataset: one of `name` (the SDK's) or `dataset_name`, whose name
-    `rule` allows; it loads as the name."""
+    """The body of POST /dataset, `name` or `dataset_name` by `rule`; it loads as the name."""
 
     class DatasetCreate(Schema):
         name = DatasetName(rule, metadata={"description": NAME_DESCRIPTION})
@@ -148,8 +145,7 @@ class Alias(fields.String):
 
 
 class Dataset(DatasetFields):
-    """A dataset as the legacy document lists it: the stored fields, some under their
-    legacy names."""
+    """A dataset as the legacy document lists it, some fields under their legacy names."""
 
     chunk_num = fields.Integer(attribute="chunk_count", metadata={"example": 0})
     doc_num = fields.Integer(attribute="document_count", metadata={"example": 0})

@@ -1,5 +1,4 @@
-"""parser_config: RAGFlow's ParserConfig model and its nested settings, its defaults, and each
-chunk method's own defaults (RAGFlow's get_parser_config)."""
+"""parser_config: RAGFlow's ParserConfig model, its defaults and each chunk method's."""
 
 import json
 

@@ -1,5 +1,4 @@
-"""gunicorn's settings for this app: `gunicorn -c python:app.serving.config 'app:create_app()'`
-(what `ragflow-dataset-api serve` runs), or gunicorn.conf.py in the repository root."""
+"""gunicorn's settings: `gunicorn -c python:app.serving.config 'app:create_app()'`."""
 
 import ctypes
 import multiprocessing
@@ -53,8 +52,7 @@ def on_starting(server):
 
 
 def post_worker_init(worker):
-    """Read the store before taking requests, so that no client waits for a worker's first
-    read of a large store; a store that cannot be read answers its errors per request."""
+    """Read the store before taking requests; a store that cannot be read is logged."""
     from app.store import StoreError
 
     store = getattr(worker.wsgi, "extensions", {}).get("store")  # none in the benchmark's peers

@@ -1,5 +1,4 @@
-"""One line format for gunicorn's lines, the access lines and the app's lines:
-time, worker pid, level, client address, request id, message."""
+"""One line format for every line: time, pid, level, client, request id, message."""
 
 import logging
 

@@ -1,5 +1,4 @@
-"""A sync worker whose own answers (a request it cannot parse, a timeout) are JSON, and
-that takes the client's address from X-Forwarded-For only when a trusted proxy sent it."""
+"""A sync worker that answers its own errors in JSON and trusts X-Forwarded-For from proxies."""
 
 import ipaddress
 
@@ -34,11 +33,7 @@ class Page:
 
 
 def request_path(req, exc):
-    """The path of the request that failed, if its request line was read.
-
-    A request whose headers break a limit fails while gunicorn builds it, so `req` is
-    None; the half-built request is still in the exception's traceback.
-    """
+    """The path of the failed request, from the half-built one in the traceback if need be."""
     if getattr(req, "path", None):
         return req.path
     frame = exc.__traceback__
@@ -91,8 +86,7 @@ class JsonWorker(SyncWorker):
         self.wsgi = ForwardedFor(self.wsgi, self.cfg.forwarded_allow_ips)
 
     def handle_error(self, req, client, addr, exc):
-        """gunicorn logs the error and picks the status (a worker timeout is a 500); the
-        answer is JSON instead of its HTML page."""
+        """gunicorn's own error answer (its status; a timeout is a 500), as JSON."""
         page = Page()
         super().handle_error(req, page, addr, exc)
         status = int(page.data.split(b" ", 2)[1])
