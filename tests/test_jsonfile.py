@@ -12,7 +12,7 @@ import pytest
 from tinydb import TinyDB
 
 from app import create_app
-from app.store import rules
+from app.store import NameTaken, rules
 from app.store.jsonfile import files
 from tests.conftest import Api, issue_key
 
@@ -76,11 +76,15 @@ def test_processes_follow_each_others_commits_and_checkpoints(tmp_path):
     apps = [json_app(tmp_path, JOURNAL_LIMIT=1500) for _ in range(3)]
     key = issue_key(apps[0].test_cli_runner())
     apis = [Api(app.test_client(), key) for app in apps]
+    alive = set()
     for n in range(40):
         response = apis[n % 3].create("x")
-        assert response.json["data"]["dataset_name"] == "x" if n == 0 else f"x({n})"
+        expected = rules.free_name("x", alive)  # deletes free names: the first free is taken
+        assert response.json["data"]["dataset_name"] == expected
+        alive.add(rules.same_name(expected))
         if n % 7 == 0:
-            apis[(n + 1) % 3].delete(response.json["data"]["id"])
+            assert apis[(n + 1) % 3].delete(response.json["data"]["id"]).status_code == 200
+            alive.remove(rules.same_name(expected))
     listed = [sorted(api.names()) for api in apis]
     assert listed[0] == listed[1] == listed[2] and len(listed[0]) == 40 - 6
 
@@ -210,10 +214,14 @@ def test_a_store_of_the_first_format_is_upgraded(tmp_path):
 
 
 def rename_onto(path, tenant, ids, results):
+    """Rename each dataset to "x"; the name each has after (its own where "x" is taken)."""
     store = create_app({"TESTING": True, "DB_PATH": path}).extensions["store"]
     for dataset_id in ids:
-        results.put(store.update_dataset(tenant, dataset_id, {"name": "x"}, 1,
-                                         rename_taken=True)["name"])
+        try:
+            results.put(store.update_dataset(tenant, dataset_id, rules.Patch({"name": "x"}),
+                                             1)["name"])
+        except NameTaken:
+            results.put(store.get_dataset(tenant, dataset_id)["name"])
 
 
 def create_as(path, tenant, count, results):
