@@ -17,6 +17,9 @@ log = logging.getLogger(__name__)
 
 FAILED_FOR = 60  # s that a failed write makes health() fail, unless a write succeeds since
 PROBE_AFTER = 10  # s without a successful write after which health() writes a probe
+# The version of a store made or upgraded here. An export's is 0: a file of version 0 has
+# no journal to lose, and one of any other may have had commits in its journal.
+MADE = 1
 
 
 class Moved(StoreError):
@@ -187,22 +190,22 @@ class Engine:
         if not os.path.lexists(self.path):
             if self._known:
                 raise StoreError(f"{self.path} is missing: was the store removed?")
-            meta = new_meta(0, None)
+            meta = new_meta(MADE, None)
             files.write_atomic(self.path, layout.serialise({layout.META: {"1": meta}}))
         else:
             try:
                 meta = self._read_file()[layout.META]["1"]
             except StoreError:
                 tables = self.upgrade(self.path)  # raises the fault if it is no older store
-                meta = new_meta(0, None)
+                meta = new_meta(MADE, None)
                 files.write_atomic(self.path, layout.serialise({layout.META: {"1": meta},
                                                                 **tables}))
-            # Version 0: no commit ever went through a journal (a new store, an export).
-            if meta["version"]:
-                raise StoreError(
-                    f"{self.journal_path} is missing, and with it the commits made since "
-                    f"{self.path} was written: put the journal back, or take the file as it "
-                    f"is with `ragflow-dataset-api store reset-journal`")
+            else:
+                if meta["version"] != 0:
+                    raise StoreError(f"{self.journal_path} is missing, and with it the commits "
+                                     f"since {self.path} was written: put the journal back, or "
+                                     f"take the file as it is with `ragflow-dataset-api store "
+                                     f"reset-journal`")
         files.write_atomic(self.journal_path, header(meta))
 
     def reset_journal(self):
@@ -289,9 +292,12 @@ class Engine:
                                                      **self._state.tables}))
             try:
                 files.stage(self.journal_path, header(meta))
-                files.put_in_place(self.path)
             except StoreError:
                 files.remove(files.temporary(self.path))
+                raise
+            try:
+                files.put_in_place(self.path)
+            except StoreError:
                 files.remove(files.temporary(self.journal_path))
                 raise
             # From here until the journal's rename, the old journal goes on as the file's.

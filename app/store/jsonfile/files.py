@@ -240,3 +240,5 @@ def remove(path):
         os.remove(path)
     except FileNotFoundError:
         pass
+    except OSError as err:
+        raise error(path, "cannot remove", err) from err
