@@ -49,14 +49,18 @@ def raise_on(names, code=errno.ENOSPC):
 # A checkpoint cut short
 
 def test_a_checkpoint_that_cannot_write_the_journal_loses_nothing(tmp_path, caplog):
+    """Many commits follow the point the file was last written at: the journal is folded in
+    only once it outgrows the file, which is large."""
     db = tmp_path / "db.json"
     apps = [json_app(db, JOURNAL_LIMIT=1500) for _ in range(2)]
     key = issue_key(apps[0].test_cli_runner())
     apis = [Api(app.test_client(), key) for app in apps]
-    assert apis[0].create("before").status_code == 200
+    made = [f"before{n}" for n in range(20)]
+    for name in made:
+        assert apis[0].create(name).status_code == 200
+    apps[0].extensions["store"].compact()
     (tmp_path / JOURNAL_TEMP).mkdir()  # as a full disk would, at that one step
-    made = ["before"]
-    for n in range(30):
+    for n in range(60):
         assert apis[n % 2].create(f"kb{n}").status_code == 200
         made.append(f"kb{n}")
     assert "Could not fold the journal" in caplog.text
@@ -97,7 +101,9 @@ def test_a_crash_between_the_two_renames_of_a_checkpoint_loses_nothing(tmp_path,
     assert child.exitcode == 3
     assert (tmp_path / "db.json").read_bytes() != file  # the file was replaced
     assert sorted_names(api) == ["before", "kept"]  # the old journal is still the file's
-    assert api.create("after").status_code == 200  # appended to it, or folded in
+    with monkeypatch.context() as patch:
+        patch.setattr(files, "os", FailingOs(raise_on({"rename"})))
+        assert api.create("after").status_code == 200  # appended to it, not folded in
     assert sorted_names(Api(json_app(db).test_client(), key)) == ["after", "before", "kept"]
     result = live.cli(db, "store", "check")
     assert result.returncode == 0 and "3 datasets" in result.stdout, result.stderr
@@ -114,8 +120,9 @@ def test_a_checkpoint_cut_short_on_a_live_server_loses_nothing(tmp_path):
     server = live.Server(db, tmp_path, settings=limit).start().ready()
     made = []
     try:
-        (tmp_path / JOURNAL_TEMP).mkdir()
-        for n in range(60):
+        for n in range(100):
+            if n == 20:
+                (tmp_path / JOURNAL_TEMP).mkdir()
             response = server.request("POST", "/api/v1/datasets", key, json={"name": f"kb{n}"})
             assert response.json()["code"] == 0, response.text
             made.append(response.json()["data"]["name"])
@@ -128,7 +135,7 @@ def test_a_checkpoint_cut_short_on_a_live_server_loses_nothing(tmp_path):
         server.stop()
     assert "Could not fold the journal" in server.stdout() + server.stderr()
     result = live.cli(db, "store", "check")
-    assert result.returncode == 0 and "60 datasets" in result.stdout, result.stderr
+    assert result.returncode == 0 and "100 datasets" in result.stdout, result.stderr
 
 
 # A lost journal
