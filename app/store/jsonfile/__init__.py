@@ -181,7 +181,7 @@ class JsonStore(Store):
         self._read(lambda state: None)
         if not os.path.exists(self.path):
             raise StoreError(f"{self.path} is missing: was the store removed?")
-        self.engine.check_writable()
+        self.engine.writes.check()
 
     def check(self):
         with self.engine.mutex, self.engine.lock():

@@ -4,19 +4,17 @@ import logging
 import os
 import secrets
 import threading
-import time
 import uuid
 from contextlib import contextmanager
 
 from app.store import StoreError
 from app.store.jsonfile import files, layout, records
+from app.store.jsonfile.health import Writes
 from app.store.jsonfile.journal import Journal, entries, header, line
 from app.store.jsonfile.state import State
 
 log = logging.getLogger(__name__)
 
-FAILED_FOR = 60  # s that a failed write makes health() fail, unless a write succeeds since
-PROBE_AFTER = 10  # s without a successful write after which health() writes a probe
 # The version of a store made or upgraded here. An export's is 0: a file of version 0 has
 # no journal to lose, and one of any other may have had commits in its journal.
 MADE = 1
@@ -50,8 +48,7 @@ class Engine:
         self._stale = False  # the journal is one the file has folded in (a part of) already
         self._locked = False
         self._known = False  # read once: a store gone since is an error, not one to make anew
-        self._failed = None  # (monotonic time, reason) of the last write that failed
-        self._written = None  # monotonic time of the last write that succeeded
+        self.writes = Writes(self.path)
 
     @contextmanager
     def lock(self, timeout=None):
@@ -77,7 +74,7 @@ class Engine:
             self._pid, self._state, self._journal = os.getpid(), None, None
         if self._state is None:
             return self._load()
-        st, file_id = stat(self.journal_path), identity(stat(self.path))
+        st, file_id = files.lstat(self.journal_path), files.identity(files.lstat(self.path))
         try:
             if st.st_ino != self._journal.inode:
                 self._follow()  # lines added to the old journal before it was replaced
@@ -167,7 +164,7 @@ class Engine:
         except OSError as err:
             raise files.error(self.path, "cannot read", err) from err
         try:
-            self._file_id = identity(os.fstat(fd))
+            self._file_id = files.identity(os.fstat(fd))
             data = files.read_all(fd)
         except OSError as err:
             raise files.error(self.path, "cannot read", err) from err
@@ -215,7 +212,7 @@ class Engine:
                 raise StoreError(f"{self.journal_path} exists: move it aside first to take "
                                  f"{self.path} as it is")
             meta = self._read_file()[layout.META]["1"]
-            with self._writing():
+            with self.writes.attempt():
                 files.write_atomic(self.journal_path, header(meta))
             self.close_state()
 
@@ -250,7 +247,7 @@ class Engine:
         version, line_id = self._version + 1, secrets.token_hex(8)
         data = line(version, line_id, self._last, changes)
         try:
-            with self._writing():
+            with self.writes.attempt():
                 files.append_synced(self._journal.fd, data, self.journal_path)
             self._state.apply(changes)
         except BaseException:
@@ -259,27 +256,6 @@ class Engine:
         self._version, self._last = version, line_id
         self._journal.offset += len(data)
 
-    @contextmanager
-    def _writing(self):
-        """Note how the write in the block ends, for `check_writable`."""
-        try:
-            yield
-        except StoreError as err:
-            self._failed = time.monotonic(), str(err)
-            raise
-        self._written = time.monotonic()
-
-    def check_writable(self):
-        """Raise StoreError if a write failed lately with none done since, or a probe fails."""
-        now = time.monotonic()
-        if self._failed and now - self._failed[0] < FAILED_FOR and (
-                self._written is None or self._written < self._failed[0]):
-            raise StoreError(f"the last write, {now - self._failed[0]:.0f} s ago, failed: "
-                             f"{self._failed[1]}")
-        if self._written is None or now - self._written >= PROBE_AFTER:
-            files.probe(self.path)
-            self._written = now
-
     def journal_size(self):
         """Bytes of commits in the journal (call with the lock held, after `read`)."""
         return self._journal.offset - self._journal.start
@@ -287,21 +263,17 @@ class Engine:
     def checkpoint(self):
         """Under the lock: fold the journal into the file and start a new journal."""
         meta = new_meta(self._version, self._last)
-        with self._writing():
-            files.stage(self.path, layout.serialise({layout.META: {"1": meta},
-                                                     **self._state.tables}))
-            try:
-                files.stage(self.journal_path, header(meta))
-            except StoreError:
-                files.remove(files.temporary(self.path))
-                raise
+        with self.writes.attempt():
+            files.stage_all([(self.path, layout.serialise({layout.META: {"1": meta},
+                                                           **self._state.tables})),
+                              (self.journal_path, header(meta))])
             try:
                 files.put_in_place(self.path)
             except StoreError:
                 files.remove(files.temporary(self.journal_path))
                 raise
             # From here until the journal's rename, the old journal goes on as the file's.
-            self._file_id, self._stale = identity(stat(self.path)), True
+            self._file_id, self._stale = files.identity(files.lstat(self.path)), True
             files.put_in_place(self.journal_path)
             try:
                 journal = Journal.open(self.journal_path)
@@ -323,20 +295,6 @@ class Engine:
     def close(self):
         with self.mutex:
             self.close_state()
-
-
-def stat(path):
-    try:
-        return os.lstat(path)  # a link put in the file's place is not the file
-    except FileNotFoundError:
-        raise StoreError(f"{path} is missing: was the store removed?") from None
-    except OSError as err:
-        raise files.error(path, "cannot read", err) from err
-
-
-def identity(st):
-    """What tells one version of a file from another."""
-    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def new_meta(version, after):

@@ -121,6 +121,21 @@ def check_owner(path):
                          f"(e.g. sudo -u {name} ...)")
 
 
+def lstat(path):
+    """os.lstat, a link in the file's place not being the file (StoreError if it fails)."""
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        raise StoreError(f"{path} is missing: was the store removed?") from None
+    except OSError as err:
+        raise error(path, "cannot read", err) from err
+
+
+def identity(st):
+    """What tells one version of a file from another."""
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def open_regular(path, flags=os.O_RDONLY):
     """Open `path` if it is a regular file of ours: never a link, a pipe or a device."""
     # Opened without blocking, so that a planted fifo cannot hold us.
@@ -181,6 +196,19 @@ def stage(path, data):
         raise error(path, "cannot write", err) from err
     finally:
         os.close(fd)
+
+
+def stage_all(writes):
+    """stage() each (path, data), or none of them."""
+    staged = []
+    try:
+        for path, data in writes:
+            stage(path, data)
+            staged.append(path)
+    except StoreError:
+        for path in staged:
+            remove(temporary(path))
+        raise
 
 
 def put_in_place(path):
