@@ -11,7 +11,7 @@ from flask.cli import AppGroup
 
 from app.auth import digest, new_key, now_ms
 from app.store import StoreError, get_store
-from app.store.jsonfile import files, layout
+from app.store.jsonfile import JsonStore, files, layout
 
 TENANT_ID = re.compile(r"[0-9a-fA-F]{32}")
 LABEL = re.compile(r"[^\x00-\x1f\x7f]{0,100}")  # one line, so `keys list` stays a table
@@ -99,6 +99,18 @@ def check_store():
     counts = get_store().check()
     click.echo(f"{get_store().location}: sound ({counts['keys']} keys, {counts['tenants']} "
                f"tenants, {counts['datasets']} datasets)")
+
+
+@store_cli.command("reset-journal")
+def reset_journal():
+    """Take the JSON store's file as it is when its journal is lost, and start a new one."""
+    store = get_store()
+    if not isinstance(store, JsonStore):
+        raise click.ClickException("Only the JSON store has a journal.")
+    store.reset_journal()
+    counts = store.check()
+    click.echo(f"{store.location}: a new journal begins at the file as it is ({counts['keys']} "
+               f"keys, {counts['tenants']} tenants, {counts['datasets']} datasets).")
 
 
 @store_cli.command("export")

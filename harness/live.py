@@ -23,14 +23,16 @@ def free_port():
         return sock.getsockname()[1]
 
 
-def environment(db_path, database_url=None):
+def environment(db_path, database_url=None, settings=None):
     """This environment, with the store at `db_path` (or in PostgreSQL at `database_url`)
-    and no other DATASET_API_ setting but DATASET_API_CACHE, which the whole suite runs with."""
+    and no other DATASET_API_ setting than `settings` ({"JOURNAL_LIMIT": 2000}...) and
+    DATASET_API_CACHE, which the whole suite runs with."""
     env = {k: v for k, v in os.environ.items()
            if not k.startswith("DATASET_API_") or k == "DATASET_API_CACHE"}
     env["DATASET_API_DB_PATH"] = str(db_path)
     if database_url:
         env["DATASET_API_DATABASE_URL"] = database_url
+    env.update({f"DATASET_API_{name}": str(value) for name, value in (settings or {}).items()})
     return env
 
 
@@ -60,8 +62,9 @@ def key_id(db_path, label):
 class Server:
     """gunicorn serving the app on a free loopback port, in a process group of its own."""
 
-    def __init__(self, db_path, log_dir, *args, database_url=None):
+    def __init__(self, db_path, log_dir, *args, database_url=None, settings=None):
         self.db_path, self.args, self.database_url = db_path, args, database_url
+        self.settings = settings
         self.out_path, self.err_path = log_dir / "gunicorn.out", log_dir / "gunicorn.err"
         self.process = None
         self.url = None
@@ -74,7 +77,8 @@ class Server:
                    "-w", str(WORKERS), "--no-control-socket", *self.args]
         with open(self.out_path, "ab") as out, open(self.err_path, "ab") as err:
             self.process = subprocess.Popen(command, cwd=ROOT,
-                                            env=environment(self.db_path, self.database_url),
+                                            env=environment(self.db_path, self.database_url,
+                                                            self.settings),
                                             stdout=out, stderr=err, start_new_session=True)
         return self
 

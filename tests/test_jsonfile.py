@@ -12,7 +12,7 @@ import pytest
 from tinydb import TinyDB
 
 from app import create_app
-from app.store import rules
+from app.store import NameTaken, ReplayGone, rules
 from app.store.jsonfile import files
 from tests.conftest import Api, issue_key
 
@@ -76,11 +76,15 @@ def test_processes_follow_each_others_commits_and_checkpoints(tmp_path):
     apps = [json_app(tmp_path, JOURNAL_LIMIT=1500) for _ in range(3)]
     key = issue_key(apps[0].test_cli_runner())
     apis = [Api(app.test_client(), key) for app in apps]
+    alive = set()
     for n in range(40):
         response = apis[n % 3].create("x")
-        assert response.json["data"]["dataset_name"] == "x" if n == 0 else f"x({n})"
+        expected = rules.free_name("x", alive)  # deletes free names: the first free is taken
+        assert response.json["data"]["dataset_name"] == expected
+        alive.add(rules.same_name(expected))
         if n % 7 == 0:
-            apis[(n + 1) % 3].delete(response.json["data"]["id"])
+            assert apis[(n + 1) % 3].delete(response.json["data"]["id"]).status_code == 200
+            alive.remove(rules.same_name(expected))
     listed = [sorted(api.names()) for api in apis]
     assert listed[0] == listed[1] == listed[2] and len(listed[0]) == 40 - 6
 
@@ -210,10 +214,14 @@ def test_a_store_of_the_first_format_is_upgraded(tmp_path):
 
 
 def rename_onto(path, tenant, ids, results):
+    """Rename each dataset to "x"; the name each has after (its own where "x" is taken)."""
     store = create_app({"TESTING": True, "DB_PATH": path}).extensions["store"]
     for dataset_id in ids:
-        results.put(store.update_dataset(tenant, dataset_id, {"name": "x"}, 1,
-                                         rename_taken=True)["name"])
+        try:
+            results.put(store.update_dataset(tenant, dataset_id, rules.Patch({"name": "x"}),
+                                             1)["name"])
+        except NameTaken:
+            results.put(store.get_dataset(tenant, dataset_id)["name"])
 
 
 def create_as(path, tenant, count, results):
@@ -353,3 +361,37 @@ def hold_lock(path, seconds):
     fd = os.open(path, os.O_RDWR)
     fcntl.flock(fd, fcntl.LOCK_EX)
     time.sleep(seconds)
+
+
+def test_idempotency_entries_of_the_earlier_shape_replay_and_export_in_this_one(tmp_path):
+    store, tenant = json_app(tmp_path).extensions["store"], "ab" * 16
+    made = store.create_dataset(tenant, {"name": "kb"}, 5, idempotency=("k", "f"))
+    store.update_dataset(tenant, made["id"], rules.Patch({"description": "now"}), 6)
+    store.compact()
+    tables = json.loads((tmp_path / "db.json").read_bytes())
+    [entry] = tables["idempotency"].values()
+    del entry["dataset_id"]
+    entry["dataset"] = {k: v for k, v in made.items() if k not in ("tenant_id", "created_by")}
+    (tmp_path / "db.json").write_text(json.dumps(tables))
+    os.remove(tmp_path / "db.json.wal")
+    store = json_app(tmp_path).extensions["store"]
+    store.reset_journal()
+    replayed = store.create_dataset(tenant, {"name": "kb"}, 7, idempotency=("k", "f"))
+    assert replayed["id"] == made["id"] and replayed["description"] == "now"
+    assert store.export()["idempotency"] == [{"tenant": tenant, "key": "k", "fingerprint": "f",
+                                              "created": 5, "dataset_id": made["id"]}]
+
+
+def test_a_tenant_remembers_its_latest_idempotency_keys_only(tmp_path, monkeypatch):
+    monkeypatch.setattr(rules, "IDEMPOTENCY_MOST", 3)
+    store, tenant = json_app(tmp_path).extensions["store"], "ab" * 16
+    now = time.time_ns() // 1_000_000
+    first = [store.create_dataset(tenant, {"name": f"kb{n}"}, now + n, idempotency=(f"k{n}", "f"))
+             for n in range(5)]
+    assert [e["key"] for e in store.export()["idempotency"]] == ["k2", "k3", "k4"]
+    assert store.create_dataset(tenant, {"name": "kb4"}, now, idempotency=("k4", "f")) == first[4]
+    again = store.create_dataset(tenant, {"name": "kb0"}, now, idempotency=("k0", "f"))
+    assert again["id"] != first[0]["id"]
+    store.delete_datasets(tenant, [first[3]["id"]])
+    with pytest.raises(ReplayGone):
+        store.create_dataset(tenant, {"name": "kb3"}, now, idempotency=("k3", "f"))

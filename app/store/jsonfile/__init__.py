@@ -1,20 +1,19 @@
-"""The JSON engine: the store in one TinyDB-format file, with a journal beside it.
+"""The JSON engine: the store in one TinyDB-format file, with a journal beside it."""
 
-`db.json` holds the store as of its last checkpoint; `db.json.wal` the commits since, one
-line each, appended and synced under an exclusive lock (`db.json.lock`). A write costs
-one short append whatever the store's size; the file is rewritten only when the journal
-has grown as large as it (and on `store export`), so each commit's share of that rewrite
-stays the same as the store grows. Readers take no lock (see engine.Engine).
-"""
+# `db.json` holds the store as of its last checkpoint; `db.json.wal` the commits since, one
+# line each, appended and synced under an exclusive lock (`db.json.lock`). The file is
+# rewritten only when the journal has grown as large as it (and on `store export`).
+# Readers take no lock (see engine.Engine).
 
+import copy
 import os
 import time
 import uuid
 
 import orjson
 
-from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, Store, StoreBusy,
-                       StoreError, rules)
+from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, ReplayGone,
+                       Store, StoreBusy, StoreError, rules)
 from app.store.jsonfile import files, layout
 from app.store.jsonfile.engine import Engine
 from app.store.jsonfile.layout import IDEMPOTENCY, KEYS, TENANTS, ordered, shown, tenant_table
@@ -39,8 +38,7 @@ class JsonStore(Store):
             return query(self.engine.read())
 
     def _upgrade(self, path):
-        """The tables of a store of the first format at `path`; StoreError if it is not
-        one."""
+        """The tables of a store of the first format at `path`; StoreError if it is not one."""
         try:
             with open(path, "rb") as file:
                 tables = orjson.loads(file.read())
@@ -110,26 +108,25 @@ class JsonStore(Store):
     # Datasets
 
     def create_dataset(self, tenant, fields, now, idempotency=None):
-        record = rules.new_dataset(fields)
+        record = copy.deepcopy(rules.new_dataset(fields))  # nothing of the caller's is kept
 
         def op(state):
+            changes = []
             if idempotency:
-                entry = state.remembered(tenant, idempotency[0])
-                if entry is not None:
-                    if entry["fingerprint"] != idempotency[1]:
-                        raise IdempotencyMismatch(idempotency[0])
-                    return shown(entry["dataset"], tenant), []
+                replayed, changes = remember(state, tenant, now, idempotency)
+                if replayed is not None:
+                    return replayed, []
             if len(state.taken(tenant)) >= self.dataset_limit:
                 raise LimitReached(self.dataset_limit)
             stored = {**record, "name": rules.free_name(record["name"], state.taken(tenant)),
                       "id": uuid.uuid4().hex, "create_time": now, "update_time": now}
             table = tenant_table(tenant)
-            changes = [("put", table, state.next_id(table), stored)]
+            changes.append(("put", table, state.next_id(table), stored))
             if idempotency:
                 changes.append(("put", IDEMPOTENCY, state.next_id(IDEMPOTENCY),
                                 {"tenant": tenant, "key": idempotency[0],
                                  "fingerprint": idempotency[1], "created": now,
-                                 "dataset": stored}))
+                                 "dataset_id": stored["id"]}))
             return shown(stored, tenant), changes
 
         return self.engine.commit(op)
@@ -137,7 +134,7 @@ class JsonStore(Store):
     def get_dataset(self, tenant, dataset_id):
         def query(state):
             _, stored = state.dataset(tenant, dataset_id)
-            return None if stored is None else state.shown(stored, tenant)
+            return None if stored is None else shown(stored, tenant)
 
         return self._read(query)
 
@@ -148,15 +145,15 @@ class JsonStore(Store):
 
     def update_dataset(self, tenant, dataset_id, patch, now):
         rules.new_dataset(patch.fields)  # raises on a field that is not a dataset's
+        patch = copy.deepcopy(patch)  # nothing of the caller's is kept
 
         def op(state):
             doc_id, old = state.dataset(tenant, dataset_id)
             if old is None:
                 return None, []
-            new = {**rules.patched(dict(old), patch), "update_time": now}
+            new = {**rules.patched(old, patch), "update_time": now}
             if "name" in patch.fields:
-                taken = state.taken(tenant)
-                if taken.get(rules.same_name(new["name"]), doc_id) != doc_id:
+                if state.taken(tenant).get(rules.same_name(new["name"]), doc_id) != doc_id:
                     raise NameTaken(new["name"])
             return shown(new, tenant), [("put", tenant_table(tenant), doc_id, new)]
 
@@ -184,12 +181,12 @@ class JsonStore(Store):
         self._read(lambda state: None)
         if not os.path.exists(self.path):
             raise StoreError(f"{self.path} is missing: was the store removed?")
+        self.engine.writes.check()
 
     def check(self):
         with self.engine.mutex, self.engine.lock():
-            for temp in (self.path, self.engine.journal_path):
-                folder, name = os.path.split(temp)
-                files.remove(os.path.join(folder, f".{name}.tmp"))  # a crash's leftovers
+            for path in (self.path, self.engine.journal_path):
+                files.remove(files.temporary(path))  # a crash's leftovers
             self.engine.close_state()
             return self.engine.read().counts()
 
@@ -223,8 +220,39 @@ class JsonStore(Store):
             if self.engine.journal_size():
                 self.engine.checkpoint()
 
+    def reset_journal(self):
+        """Take the file as it is, its journal lost: a new journal begins at the file."""
+        self.engine.reset_journal()
+
     def close(self):
         self.engine.close()
+
+
+def remember(state, tenant, now, idempotency):
+    """(the record replayed, None), or (None, the changes that forget the tenant's old keys)."""
+    # Forgotten: its keys past rules.IDEMPOTENCY_TTL, and its oldest past IDEMPOTENCY_MOST
+    # with the one this create adds.
+    oldest = now - rules.IDEMPOTENCY_TTL
+    doc_id, entry = state.remembered(tenant, idempotency[0])
+    if entry is not None and entry["created"] >= oldest:
+        if entry["fingerprint"] != idempotency[1]:
+            raise IdempotencyMismatch(idempotency[0])
+        _, stored = state.dataset(tenant, layout.made_by(entry))
+        if stored is None:
+            raise ReplayGone(layout.made_by(entry))
+        return shown(stored, tenant), None
+    gone = [] if entry is None else [doc_id]  # expired, and made again: its entry goes
+    held = state.remembered_by(tenant)
+    kept = len(held) - len(gone)
+    for held_id in held:  # oldest first, up to the first that stays
+        if held_id == doc_id:
+            continue
+        fresh = state.table(IDEMPOTENCY)[held_id]["created"] >= oldest
+        if fresh and kept < rules.IDEMPOTENCY_MOST:
+            break
+        gone.append(held_id)
+        kept -= 1
+    return None, [("del", IDEMPOTENCY, held_id) for held_id in gone]
 
 
 def expired(state):

@@ -9,10 +9,15 @@ from contextlib import contextmanager
 
 from app.store import StoreError
 from app.store.jsonfile import files, layout, records
+from app.store.jsonfile.health import Writes
 from app.store.jsonfile.journal import Journal, entries, header, line
 from app.store.jsonfile.state import State
 
 log = logging.getLogger(__name__)
+
+# The version of a store made or upgraded here. An export's is 0: a file of version 0 has
+# no journal to lose, and one of any other may have had commits in its journal.
+MADE = 1
 
 
 class Moved(StoreError):
@@ -20,14 +25,13 @@ class Moved(StoreError):
 
 
 class Engine:
-    """The state of the store as this process last read it, and the means to change it.
+    """The state of the store as this process last read it, and the means to change it."""
 
-    `read()` brings the state up to date: the lines appended to the journal since the last
-    look are applied (a stat of the journal when nothing changed); when the journal was
-    replaced at a checkpoint, the new one is taken up where it continues this process's
-    state; anything else reads the file again. `commit(op)` runs `op` on the latest state
-    under the exclusive lock and appends its changes as one synced journal line.
-    """
+    # `read()` brings the state up to date: the lines appended to the journal since the last
+    # look are applied (a stat of the journal when nothing changed); when the journal was
+    # replaced at a checkpoint, the new one is taken up where it continues this process's
+    # state; anything else reads the file again. `commit(op)` runs `op` on the latest state
+    # under the exclusive lock and appends its changes as one synced journal line.
 
     def __init__(self, path, lock_timeout, journal_limit, upgrade, expired):
         self.path = os.path.abspath(path)
@@ -41,8 +45,10 @@ class Engine:
         self._pid = self._state = self._journal = None
         self._version = self._last = None  # the last line (or checkpoint) applied
         self._file_id = None  # identity of the file as this process last read or wrote it
-        self._stale = False  # the journal is one the file has folded in already
+        self._stale = False  # the journal is one the file has folded in (a part of) already
         self._locked = False
+        self._known = False  # read once: a store gone since is an error, not one to make anew
+        self.writes = Writes(self.path)
 
     @contextmanager
     def lock(self, timeout=None):
@@ -68,7 +74,7 @@ class Engine:
             self._pid, self._state, self._journal = os.getpid(), None, None
         if self._state is None:
             return self._load()
-        st, file_id = stat(self.journal_path), identity(stat(self.path))
+        st, file_id = files.lstat(self.journal_path), files.identity(files.lstat(self.path))
         try:
             if st.st_ino != self._journal.inode:
                 self._follow()  # lines added to the old journal before it was replaced
@@ -126,22 +132,24 @@ class Engine:
             with self.lock():
                 self._create()
             journal = Journal.open(self.journal_path)
+            if journal is None:
+                raise Moved("the journal was removed as it was made")
         try:
             tables = self._read_file()
             meta = tables.pop(layout.META)["1"]
-            head, self._journal = journal.head, journal
-            self._version, self._last = meta["version"], meta["id"]
-            self._state = State(tables)
-            self._stale = head["checkpoint"] != meta["id"]
+            self._journal, self._state = journal, State(tables)
+            self._stale = journal.head["checkpoint"] != meta["id"]
             if not self._stale:
-                self._follow()
-            # A checkpoint that stopped before replacing the journal leaves the one it
-            # folded in: that is the only other journal the file may have.
-            elif journal.end(head["version"], head["checkpoint"]) == (meta["version"],
-                                                                      meta["after"]):
-                journal.offset = journal.size()
+                self._version, self._last = meta["version"], meta["id"]
+            # A checkpoint that renamed the file but not the journal leaves the journal it
+            # folded in, which writers go on appending to: its lines after the point the
+            # file names are the commits since.
+            elif journal.skip_to(meta["version"], meta["after"]):
+                self._version, self._last = meta["version"], meta["after"]
             else:
                 raise Moved("the file and the journal are of different checkpoints")
+            self._follow()
+            self._known = True
             return self._state
         except BaseException:
             self._state = self._journal = None
@@ -156,7 +164,7 @@ class Engine:
         except OSError as err:
             raise files.error(self.path, "cannot read", err) from err
         try:
-            self._file_id = identity(os.fstat(fd))
+            self._file_id = files.identity(os.fstat(fd))
             data = files.read_all(fd)
         except OSError as err:
             raise files.error(self.path, "cannot read", err) from err
@@ -173,53 +181,74 @@ class Engine:
         return tables
 
     def _create(self):
-        """Under the lock: make the journal, and the file if it is missing or of the first
-        format."""
-        if os.path.exists(self.journal_path):
+        """Under the lock: make a new store, or the journal of a file that may have a new one."""
+        if os.path.lexists(self.journal_path):
             return
-        if os.path.exists(self.path):
+        if not os.path.lexists(self.path):
+            if self._known:
+                raise StoreError(f"{self.path} is missing: was the store removed?")
+            meta = new_meta(MADE, None)
+            files.write_atomic(self.path, layout.serialise({layout.META: {"1": meta}}))
+        else:
             try:
                 meta = self._read_file()[layout.META]["1"]
             except StoreError:
                 tables = self.upgrade(self.path)  # raises the fault if it is no older store
-                meta = new_meta(0, None)
+                meta = new_meta(MADE, None)
                 files.write_atomic(self.path, layout.serialise({layout.META: {"1": meta},
                                                                 **tables}))
-        else:
-            meta = new_meta(0, None)
-            files.write_atomic(self.path, layout.serialise({layout.META: {"1": meta}}))
+            else:
+                if meta["version"] != 0:
+                    raise StoreError(f"{self.journal_path} is missing, and with it the commits "
+                                     f"since {self.path} was written: put the journal back, or "
+                                     f"take the file as it is with `ragflow-dataset-api store "
+                                     f"reset-journal`")
         files.write_atomic(self.journal_path, header(meta))
+
+    def reset_journal(self):
+        """Start a new journal for the file as it is, where the journal is missing."""
+        with self.mutex, self.lock():
+            if os.path.lexists(self.journal_path):
+                raise StoreError(f"{self.journal_path} exists: move it aside first to take "
+                                 f"{self.path} as it is")
+            meta = self._read_file()[layout.META]["1"]
+            with self.writes.attempt():
+                files.write_atomic(self.journal_path, header(meta))
+            self.close_state()
 
     # Writing
 
     def commit(self, op, timeout=None):
-        """Run `op(state)` -> (result, changes) on the latest state under the lock, append
-        the changes, if any, as one synced line, and return the result."""
+        """Run `op(state)` -> (result, changes) under the lock, append the changes; the result."""
+        # The changes, if any, are one synced line; `op` sees the latest state.
         with self.mutex, self.lock(timeout):
             state = self.read()
-            if self._stale:
-                self.checkpoint()  # the journal of a checkpoint cut short: replace it
             journal = self._journal
             if journal.size() > journal.offset:
                 os.ftruncate(journal.fd, journal.offset)  # a line torn by a crash
             result, changes = op(state)
             if changes:
                 self._append(changes)
-                if journal.offset > max(self.journal_limit, self._file_id[1]):  # its size
-                    try:
-                        expired = self.expired(state)
-                        if expired:
-                            self._append(expired)
-                        self.checkpoint()
-                    except StoreError as err:  # the commit is safe in the journal
-                        log.warning("Could not fold the journal into the store: %s", err)
+                # A stale journal is folded in again at once: every load reads it whole.
+                if self._stale or journal.offset > max(self.journal_limit, self._file_id[1]):
+                    self._fold(state)
             return result
+
+    def _fold(self, state):
+        try:
+            expired = self.expired(state)
+            if expired:
+                self._append(expired)
+            self.checkpoint()
+        except StoreError as err:  # the commit is safe in the journal: the next one tries again
+            log.warning("Could not fold the journal into the store: %s", err)
 
     def _append(self, changes):
         version, line_id = self._version + 1, secrets.token_hex(8)
         data = line(version, line_id, self._last, changes)
         try:
-            files.append_synced(self._journal.fd, data, self.journal_path)
+            with self.writes.attempt():
+                files.append_synced(self._journal.fd, data, self.journal_path)
             self._state.apply(changes)
         except BaseException:
             self._state = None  # read again: whether the line is in is for the file to say
@@ -232,15 +261,30 @@ class Engine:
         return self._journal.offset - self._journal.start
 
     def checkpoint(self):
-        """Under the lock: fold the journal into the file, and start a new journal."""
+        """Under the lock: fold the journal into the file and start a new journal."""
         meta = new_meta(self._version, self._last)
-        files.write_atomic(self.path, layout.serialise({layout.META: {"1": meta},
-                                                        **self._state.tables}))
-        self._file_id = identity(stat(self.path))
-        files.write_atomic(self.journal_path, header(meta))
-        journal = Journal.open(self.journal_path)
-        self._journal.close()
-        self._journal, self._last, self._stale = journal, meta["id"], False
+        with self.writes.attempt():
+            files.stage_all([(self.path, layout.serialise({layout.META: {"1": meta},
+                                                           **self._state.tables})),
+                              (self.journal_path, header(meta))])
+            try:
+                files.put_in_place(self.path)
+            except StoreError:
+                files.remove(files.temporary(self.journal_path))
+                raise
+            # From here until the journal's rename, the old journal goes on as the file's.
+            self._file_id, self._stale = files.identity(files.lstat(self.path)), True
+            files.put_in_place(self.journal_path)
+            try:
+                journal = Journal.open(self.journal_path)
+                if journal is None:
+                    raise StoreError(f"{self.journal_path} is missing: was the store removed?")
+            except StoreError:
+                self.close_state()  # the next read takes up whatever is there
+                raise
+            self._journal.close()
+            self._journal, self._last, self._stale = journal, meta["id"], False
+            files.sync_folder(self.folder)
 
     def close_state(self):
         """Forget the state: the next read is from scratch (call with the mutex held)."""
@@ -251,20 +295,6 @@ class Engine:
     def close(self):
         with self.mutex:
             self.close_state()
-
-
-def stat(path):
-    try:
-        return os.lstat(path)  # a link put in the file's place is not the file
-    except FileNotFoundError:
-        raise StoreError(f"{path} is missing: was the store removed?") from None
-    except OSError as err:
-        raise files.error(path, "cannot read", err) from err
-
-
-def identity(st):
-    """What tells one version of a file from another."""
-    return st.st_ino, st.st_size, st.st_mtime_ns
 
 
 def new_meta(version, after):

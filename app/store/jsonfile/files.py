@@ -1,11 +1,9 @@
-"""The JSON engine's file system work: its lock, atomic replacement, synced appends.
+"""The JSON engine's file system work: its lock, atomic replacement, synced appends."""
 
-Every durable step is here, in one place: a new file is written beside its target,
-fsynced, renamed over it, and the folder fsynced; a journal line is appended and
-fdatasynced. Everything else in the engine works on bytes and dicts.
-"""
+# Every durable step is here, in one place: a new file is written beside its target,
+# fsynced, renamed over it, and the folder fsynced; a journal line is appended and
+# fdatasynced. Everything else in the engine works on bytes and dicts.
 
-import _signal
 import errno
 import fcntl
 import os
@@ -24,11 +22,9 @@ def error(path, what, err):
 
 
 class FileLock:
-    """An exclusive flock on a lock file, taken within `timeout` seconds or StoreBusy.
+    """An exclusive flock on a lock file, taken within `timeout` seconds or StoreBusy."""
 
-    The flock is released by the kernel if the process dies, so a crash never leaves
-    the store locked.
-    """
+    # The kernel releases a flock when its process dies: a crash never leaves the store locked.
 
     def __init__(self, path, timeout):
         self.path, self.timeout = path, timeout
@@ -60,10 +56,9 @@ class FileLock:
 
 
 def can_alarm():
-    """Whether this thread may wait with an alarm: the main thread of a process where no
-    one else uses SIGALRM (gunicorn's workers do not)."""
+    """Whether this thread may wait with an alarm (gunicorn's workers leave SIGALRM alone)."""
     return (threading.current_thread() is threading.main_thread()
-            and _signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN))
+            and signal.getsignal(signal.SIGALRM) in (signal.SIG_DFL, signal.SIG_IGN))
 
 
 def _expire(signum, frame):
@@ -71,11 +66,9 @@ def _expire(signum, frame):
 
 
 def blocking_wait(fd, timeout):
-    """The lock, waited for in the kernel, which hands it over the moment it is free; an
-    alarm ends the wait after `timeout` seconds with TimeoutError. (The handler is set with
-    _signal's own function: signal's wrapper converts handlers to enums and back, which
-    costs more than the wait's system calls.)"""
-    before = _signal.signal(signal.SIGALRM, _expire)
+    """The lock, waited for in the kernel; an alarm ends the wait after `timeout` s."""
+    # The kernel hands the lock over the moment it is free: no poll's sleep is lost.
+    before = signal.signal(signal.SIGALRM, _expire)
     try:
         signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
@@ -83,13 +76,13 @@ def blocking_wait(fd, timeout):
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
     finally:
-        _signal.signal(signal.SIGALRM, before)
+        signal.signal(signal.SIGALRM, before)
 
 
 def polling_wait(fd, timeout):
-    """The lock, tried again and again until `timeout` seconds have passed (TimeoutError).
-    A commit holds it for about one fdatasync (a millisecond or two): waits longer than
-    that between tries would leave it free while writers sleep."""
+    """The lock, tried again and again until `timeout` seconds have passed (TimeoutError)."""
+    # A commit holds it for about one fdatasync (a millisecond or two): waits longer than
+    # that between tries would leave it free while writers sleep.
     deadline, pause = time.monotonic() + timeout, 0.0001
     while True:
         time.sleep(pause)
@@ -111,8 +104,8 @@ def make_folder(folder):
 
 
 def check_owner(path):
-    """Refuse a store file that belongs to another user: writing it would change its owner
-    and lock that user's service out."""
+    """Refuse a store file that belongs to another user (StoreError naming the user)."""
+    # Writing it would change its owner and lock that user's service out.
     try:
         owner = os.stat(path).st_uid
     except FileNotFoundError:
@@ -128,9 +121,24 @@ def check_owner(path):
                          f"(e.g. sudo -u {name} ...)")
 
 
+def lstat(path):
+    """os.lstat, a link in the file's place not being the file (StoreError if it fails)."""
+    try:
+        return os.lstat(path)
+    except FileNotFoundError:
+        raise StoreError(f"{path} is missing: was the store removed?") from None
+    except OSError as err:
+        raise error(path, "cannot read", err) from err
+
+
+def identity(st):
+    """What tells one version of a file from another."""
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def open_regular(path, flags=os.O_RDONLY):
-    """Open `path` if it is a regular file of ours: never a link, a pipe or a device
-    (opened without blocking, so a planted fifo cannot hold us)."""
+    """Open `path` if it is a regular file of ours: never a link, a pipe or a device."""
+    # Opened without blocking, so that a planted fifo cannot hold us.
     fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK)
     st = os.fstat(fd)
     if not stat.S_ISREG(st.st_mode) or st.st_uid != os.geteuid():
@@ -144,10 +152,8 @@ CHUNK = 1 << 16
 
 
 def read_all(fd, offset=0):
-    """The bytes of the open file `fd` from `offset` to its end: a first read sized by the
-    file, then on until a read finds nothing more. A read of a fixed large size would cost
-    a large buffer, mmapped and unmapped (see the mmap threshold in app.serving.config),
-    each time a process follows a few lines of the journal."""
+    """The bytes of the open file `fd` from `offset` to its end."""
+    # A first read sized by the file, then on until a read finds nothing more.
     chunks = []
     size = max(os.fstat(fd).st_size - offset, 0) + CHUNK
     while True:
@@ -169,36 +175,85 @@ def sync_folder(folder):
         raise error(folder, "cannot sync the folder", err) from err
 
 
-def write_atomic(path, data):
-    """Replace `path` with `data`, whole or not at all, durably."""
+def temporary(path):
+    """The path a new version of `path` is written to before it takes its place."""
     folder, name = os.path.split(path)
-    temp = os.path.join(folder, f".{name}.tmp")
+    return os.path.join(folder, f".{name}.tmp")
+
+
+def stage(path, data):
+    """Write `data` to temporary(path) and fsync it (StoreError naming `path` if not)."""
+    temp = temporary(path)
     try:
         fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
     except OSError as err:
         raise error(path, "cannot write", err) from err
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
         os.fsync(fd)
-        os.rename(temp, path)
     except OSError as err:
         remove(temp)
         raise error(path, "cannot write", err) from err
     finally:
         os.close(fd)
-    sync_folder(folder)
+
+
+def stage_all(writes):
+    """stage() each (path, data), or none of them."""
+    staged = []
+    try:
+        for path, data in writes:
+            stage(path, data)
+            staged.append(path)
+    except StoreError:
+        for path in staged:
+            remove(temporary(path))
+        raise
+
+
+def put_in_place(path):
+    """Rename the staged temporary(path) over `path`; on failure the staged file goes."""
+    try:
+        os.rename(temporary(path), path)
+    except OSError as err:
+        remove(temporary(path))
+        raise error(path, "cannot write", err) from err
+
+
+def write_atomic(path, data):
+    """Replace `path` with `data`, whole or not at all, durably."""
+    stage(path, data)
+    put_in_place(path)
+    sync_folder(os.path.dirname(path))
+
+
+def write_all(fd, data):
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def probe(path):
+    """Write a few bytes beside `path`, sync and remove them (StoreError if that fails)."""
+    folder, name = os.path.split(path)
+    temp = os.path.join(folder, f".{name}.probe{os.getpid()}")  # one per process
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+        try:
+            write_all(fd, b"probe\n")
+            os.fdatasync(fd)
+        finally:
+            os.close(fd)
+            remove(temp)
+    except OSError as err:
+        raise error(folder, "cannot write", err) from err
 
 
 def append_synced(fd, data, path):
-    """Append `data` to the journal open as `fd` and sync it; on failure cut the file back
-    to where it was, so no part of `data` stays."""
+    """Append `data` to the journal open as `fd` and sync it, or leave no part of it."""
     start = os.lseek(fd, 0, os.SEEK_END)
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
+        write_all(fd, data)
         os.fdatasync(fd)
     except OSError as err:
         try:
@@ -213,3 +268,5 @@ def remove(path):
         os.remove(path)
     except FileNotFoundError:
         pass
+    except OSError as err:
+        raise error(path, "cannot remove", err) from err

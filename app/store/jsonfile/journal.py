@@ -1,13 +1,14 @@
-"""The write-ahead journal beside the store file, and how a process follows it.
+"""The write-ahead journal beside the store file, and how a process follows it."""
 
-The journal's first line names the checkpoint it follows:
-`{"checkpoint": id, "version": n, "after": line id}`; each further line is one commit,
-`[version, line id, previous line id, changes]`. Lines chain by id, so a process applies a
-line only if it follows the last one it applied; a line cut short by a crash (no newline)
-is never applied, and the next writer cuts it off. When the journal outgrows the file, a
-writer folds it in (a checkpoint): the file is replaced with the new state, then the
-journal with a fresh one whose header names the line it continues after.
-"""
+# The journal's first line names the checkpoint it follows:
+# `{"checkpoint": id, "version": n, "after": line id}`; each further line is one commit,
+# `[version, line id, previous line id, changes]`. Lines chain by id, so a process applies a
+# line only if it follows the last one it applied; a line cut short by a crash (no newline)
+# is never applied, and the next writer cuts it off. When the journal outgrows the file, a
+# writer folds it in (a checkpoint): both new files are written beside their places, then
+# the file is renamed into place, then the journal, whose header names the line it
+# continues after. Between the two renames the old journal is still the file's: the file's
+# meta names the line of it that was folded in, and the lines after that one are commits.
 
 import os
 
@@ -39,9 +40,9 @@ def parse_header(data, path):
 
 
 def entries(data, version, last, path):
-    """The commits in `data` that follow (`version`, `last`), as (changes, version,
-    line id, end offset in `data`). Stops at a line not yet complete; raises StoreError at
-    a complete line that is damaged or does not follow."""
+    """(changes, version, line id, end offset) of each whole line of `data` that follows."""
+    # Stops at a line not yet complete; raises StoreError at a whole line that is damaged
+    # or does not follow (`version`, `last`).
     offset = 0
     while True:
         end = data.find(b"\n", offset)
@@ -87,11 +88,16 @@ class Journal:
         except OSError as err:
             raise files.error(self.path, "cannot read", err) from err
 
-    def end(self, version, last):
-        """(version, line id) of the last whole line, the file read to its end."""
-        for _, version, last, end in entries(self.new_data(), version, last, self.path):
-            pass
-        return version, last
+    def skip_to(self, version, line_id):
+        """Whether (`version`, `line_id`) is in this journal's chain; if so, read past it."""
+        point = self.head["version"], self.head["checkpoint"]
+        if point == (version, line_id):
+            return True
+        for _, *found, end in entries(self.new_data(), *point, self.path):
+            if tuple(found) == (version, line_id):
+                self.offset += end
+                return True
+        return False
 
     def size(self):
         return os.fstat(self.fd).st_size

@@ -1,13 +1,13 @@
-"""The store file's layout: TinyDB's format, one table per line, and its checks.
+"""The store file's layout: TinyDB's format, one table per line, and its checks."""
 
-    {"meta": {"1": {"format": 2, "id": ..., "version": ..., "after": ...}},
-     "keys": {"1": {key}}, "tenants": {"1": {"id": ..., "created": ...}},
-     "tenant:<id>": {"1": {dataset}}, "idempotency": {"1": {...}}}
+#     {"meta": {"1": {"format": 2, "id": ..., "version": ..., "after": ...}},
+#      "keys": {"1": {key}}, "tenants": {"1": {"id": ..., "created": ...}},
+#      "tenant:<id>": {"1": {dataset}}, "idempotency": {"1": {...}}}
+#
+# TinyDB's doc ids grow with each insert, so they are also each table's creation order.
+# The same layout is what `store export` writes and `store import` reads, on every engine.
 
-TinyDB's doc ids grow with each insert, so they are also each table's creation order.
-The same layout is what `store export` writes and `store import` reads, on every engine.
-"""
-
+import copy
 import re
 
 import orjson
@@ -32,11 +32,26 @@ def _tenant_ok(doc):
             and type(doc["created"]) is int)
 
 
+ENTRY = ("tenant", "key", "fingerprint", "created", "dataset_id")
+
+
 def _idempotency_ok(doc):
-    return (type(doc) is dict and doc.keys() == {"tenant", "key", "fingerprint", "created",
-                                                 "dataset"}
+    # Stores written before entries named their dataset hold a copy of it instead.
+    return (type(doc) is dict and all(map(doc.__contains__, ENTRY[:4]))
             and all(type(doc[f]) is str for f in ("tenant", "key", "fingerprint"))
-            and type(doc["created"]) is int and is_stored(doc["dataset"]))
+            and type(doc["created"]) is int
+            and (doc.keys() == set(ENTRY) and type(doc["dataset_id"]) is str
+                 or doc.keys() == {*ENTRY[:4], "dataset"} and is_stored(doc["dataset"])))
+
+
+def made_by(entry):
+    """The id of the dataset an idempotency entry's create made."""
+    return entry["dataset_id"] if "dataset_id" in entry else entry["dataset"]["id"]
+
+
+def as_entry(found):
+    """An idempotency entry of either shape in this one's."""
+    return {**{field: found[field] for field in ENTRY[:4]}, "dataset_id": made_by(found)}
 
 
 def _meta_ok(doc):
@@ -87,8 +102,7 @@ def to_tables(export, meta):
     """The tables of an export (see Store.export), with `meta`."""
     tables = {META: {"1": meta}, KEYS: numbered(export["keys"]),
               TENANTS: numbered(export["tenants"]),
-              IDEMPOTENCY: numbered([{**entry, "dataset": _stored(entry["dataset"])}
-                                     for entry in export["idempotency"]])}
+              IDEMPOTENCY: numbered(list(map(as_entry, export["idempotency"])))}
     for dataset in export["datasets"]:
         table = tables.setdefault(tenant_table(dataset["tenant_id"]), {})
         table[str(len(table) + 1)] = _stored(dataset)
@@ -100,8 +114,10 @@ def _stored(dataset):
 
 
 def shown(stored, tenant):
-    """A stored dataset as the interface returns it."""
-    return {**records.as_dict(stored), "tenant_id": tenant, "created_by": tenant}
+    """A stored dataset as the interface returns it: the caller's own, down to its values."""
+    # Equal values are shared between stored datasets (records.share): none is handed out.
+    return {**records.as_dict(stored), "parser_config": copy.deepcopy(stored["parser_config"]),
+            "tenant_id": tenant, "created_by": tenant}
 
 
 def ordered(table):
@@ -115,8 +131,7 @@ def from_tables(tables):
     for tenant in ordered(tables.get(TENANTS, {})):
         datasets += [shown(d, tenant["id"])
                      for d in ordered(tables.get(tenant_table(tenant["id"]), {}))]
-    idempotency = [{**e, "dataset": shown(e["dataset"], e["tenant"])}
-                   for e in ordered(tables.get(IDEMPOTENCY, {}))]
+    idempotency = list(map(as_entry, ordered(tables.get(IDEMPOTENCY, {}))))
     return {"keys": ordered(tables.get(KEYS, {})), "tenants": ordered(tables.get(TENANTS, {})),
             "datasets": datasets, "idempotency": idempotency}
 
@@ -145,9 +160,9 @@ def _check_old(tables):
 
 
 def upgrade(tables, defaults):
-    """The tables of a store written by the first format (datasets with a name and times
-    only, a changes log, answers of group commits), in this format, without meta; raises
-    ValueError if `tables` is not such a store."""
+    """The tables of a store of the first format in this one, without meta (or ValueError)."""
+    # The first format: datasets with a name and times only, a changes log, answers of
+    # group commits.
     _check_old(tables)
     keys = tables.get(KEYS, {})
     tenants = {}

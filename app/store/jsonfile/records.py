@@ -1,12 +1,8 @@
-"""Datasets as the JSON engine holds them in memory: compact, sharing the values that repeat.
+"""Datasets as the JSON engine holds them in memory: compact, sharing the values that repeat."""
 
-Every worker holds every dataset of the store. As a dict with its own copy of each value a
-dataset takes some 1.7 KB; as a `Stored` tuple whose repeated values (models, language,
-parser_config...) are shared, under 0.5 KB. The file is parsed with a hook that makes each
-dataset a `Stored` as soon as it is read: parsing it all into dicts and compacting them
-afterwards would leave the worker as large as the dicts made it, their freed memory
-scattered among what stays.
-"""
+# Every worker holds every dataset of the store: as a `Stored` tuple whose repeated values
+# (models, language, parser_config...) are shared with other datasets'. The file is parsed
+# with a hook that makes each dataset a `Stored` as soon as it is read.
 
 import itertools
 import json
@@ -28,8 +24,7 @@ _shared = {}
 
 
 class Stored(namedtuple("Stored", FIELDS)):
-    """A stored dataset, read as a dict is (`stored["name"]`, `{**stored}`), never changed:
-    a new version of a dataset is a new Stored."""
+    """A stored dataset, read as a dict is (`stored["name"]`, `{**stored}`), never changed."""
 
     __slots__ = ()
 
@@ -84,8 +79,8 @@ def _refuse(constant):
 
 
 def loads(data):
-    """The tables of the file's bytes `data`, each dataset a Stored; ValueError if they are
-    not JSON, or not JSON that the file could be written back as."""
+    """The tables of the file's bytes `data`, each dataset a Stored (ValueError if not JSON)."""
+    # Also refused: JSON that the file could not be written back as.
     try:
         tables = json.loads(data, object_pairs_hook=_hook, parse_constant=_refuse)
     except RecursionError:

@@ -1,10 +1,8 @@
-"""One version of the store in memory: its tables, the indexes built from them, and the
-changes that lead from one version to the next.
+"""One version of the store in memory: its tables, their indexes, and the changes between."""
 
-A change is ("put", table, doc id, record) — a new record or a new version of one — or
-("del", table, doc id). Indexes are built on first use and kept up to date by `apply`,
-so no change scans a table.
-"""
+# A change is ("put", table, doc id, record) — a new record or a new version of one — or
+# ("del", table, doc id). Indexes are built on first use and kept up to date by `apply`,
+# so no change scans a table.
 
 from app.store import rules
 from app.store.jsonfile.layout import IDEMPOTENCY, KEYS, TENANT, TENANTS, shown, tenant_table
@@ -32,12 +30,9 @@ class TenantIndex:
         self.orders.clear()
 
 
-SHOWN_MOST = 2000  # datasets whose shown dict is kept
-
-
 def name_key(doc):
-    """rules.same_name of the dataset's name: the name itself when they are equal, so that
-    the index holds no second copy of it."""
+    """rules.same_name of the dataset's name (the name itself when they are equal)."""
+    # The same string, not an equal one: the index holds no second copy of the name.
     key = rules.same_name(doc["name"])
     return doc["name"] if key == doc["name"] else key
 
@@ -50,8 +45,8 @@ class State:
         self._tenants = {}
         self._keys = None  # digest -> doc id
         self._idempotency = None  # (tenant, key) -> doc id
+        self._remembered = None  # tenant -> {doc id: None} of its entries, oldest first
         self._next = {}  # table -> its next doc id
-        self._shown = {}  # id of a stored dataset -> (it, the dict shown() made of it)
 
     def table(self, name):
         return self.tables.get(name, {})
@@ -86,8 +81,10 @@ class State:
         elif name == IDEMPOTENCY and self._idempotency is not None:
             if old is not None:
                 del self._idempotency[old["tenant"], old["key"]]
+                del self._remembered[old["tenant"]][doc_id]
             if new is not None:
                 self._idempotency[new["tenant"], new["key"]] = doc_id
+                self._remembered.setdefault(new["tenant"], {})[doc_id] = None
 
     def next_id(self, name):
         """The doc id a new record of table `name` takes: one more than the largest."""
@@ -151,26 +148,26 @@ class State:
                 doc_ids = set()
             rows = [table[i] for i in doc_ids if i is not None]
         page = rows[offset:] if limit is None else rows[offset:offset + limit]
-        return [self.shown(doc, tenant) for doc in page], len(rows)
+        return [shown(doc, tenant) for doc in page], len(rows)
 
-    def shown(self, doc, tenant):
-        """layout.shown(doc, tenant), the same dict each time while `doc` is kept: reads show
-        the same datasets again and again, and their answers are found by this identity
-        (see schemas.fields.Rendered)."""
-        made = self._shown.get(id(doc))
-        if made is None or made[0] is not doc:
-            if len(self._shown) >= SHOWN_MOST:
-                self._shown.clear()
-            made = self._shown[id(doc)] = (doc, shown(doc, tenant))
-        return made[1]
+    def _index_idempotency(self):
+        if self._idempotency is None:
+            self._idempotency, self._remembered = {}, {}
+            for doc_id in sorted(self.table(IDEMPOTENCY), key=int):
+                entry = self.tables[IDEMPOTENCY][doc_id]
+                self._idempotency[entry["tenant"], entry["key"]] = doc_id
+                self._remembered.setdefault(entry["tenant"], {})[doc_id] = None
 
     def remembered(self, tenant, key):
-        """The idempotency entry of `key` for `tenant`, or None."""
-        if self._idempotency is None:
-            self._idempotency = {(e["tenant"], e["key"]): doc_id
-                                 for doc_id, e in self.table(IDEMPOTENCY).items()}
+        """(doc id, entry) of the idempotency entry of `key` for `tenant`, or (None, None)."""
+        self._index_idempotency()
         doc_id = self._idempotency.get((tenant, key))
-        return None if doc_id is None else self.tables[IDEMPOTENCY][doc_id]
+        return (None, None) if doc_id is None else (doc_id, self.tables[IDEMPOTENCY][doc_id])
+
+    def remembered_by(self, tenant):
+        """The doc ids of the tenant's idempotency entries, oldest first."""
+        self._index_idempotency()
+        return list(self._remembered.get(tenant, ()))
 
     def counts(self):
         tenants = self.table(TENANTS)
