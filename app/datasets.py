@@ -1,6 +1,8 @@
 """The current dataset API (/api/v1/datasets, RAGFlow v0.27): create, list, get, update and
 delete a tenant's datasets. Every answer is HTTP 200 with `code`, `message` and `data`."""
 
+import copy
+
 from flask import Blueprint, current_app, g, request
 from marshmallow import ValidationError
 
@@ -9,7 +11,8 @@ from app.errors import ARGUMENT_ERROR, DATA_ERROR, SUCCESS, current_error
 from app.idempotency import idempotency, mismatch_message
 from app.schemas import current
 from app.schemas.fields import check_storable, per_query_string, pydantic_text
-from app.store import IdempotencyMismatch, LimitReached, NameTaken, NotFound, get_store
+from app.schemas.parser_config import METHOD_DEFAULTS
+from app.store import IdempotencyMismatch, LimitReached, NameTaken, NotFound, get_store, rules
 
 bp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets")
 
@@ -111,8 +114,12 @@ def update_dataset(dataset_id):
     if record is None:
         raise no_access(dataset_id)
     changes = current.dataset_changes(sent, record, current_app.config)
+    changes.pop("parser_config", None)  # merged by the store into the record as it is then
+    method = sent.get("chunk_method")
+    patch = rules.Patch(changes, sent.get("parser_config") or None,
+                        copy.deepcopy(METHOD_DEFAULTS[method]) if method else None)
     try:
-        record = store.update_dataset(g.tenant_id, dataset_id, changes, auth.now_ms())
+        record = store.update_dataset(g.tenant_id, dataset_id, patch, auth.now_ms())
     except NameTaken as err:
         raise current_error(DATA_ERROR, f"Dataset name '{err.name}' already exists") from None
     if record is None:  # deleted meanwhile

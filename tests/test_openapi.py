@@ -111,7 +111,7 @@ def damage(api):
     if config["DATABASE_URL"]:
         with psycopg.connect(config["DATABASE_URL"], autocommit=True) as conn:
             conn.execute("DROP TABLE schema_version, idempotency, datasets, keys, tenants,"
-                         " tenant_shards")
+                         " tenant_shards CASCADE")
     else:
         with open(config["DB_PATH"], "w") as file:
             file.write("{")

@@ -34,9 +34,9 @@ def _tenant_ok(doc):
 
 def _idempotency_ok(doc):
     return (type(doc) is dict and doc.keys() == {"tenant", "key", "fingerprint", "created",
-                                                 "dataset"}
-            and all(type(doc[f]) is str for f in ("tenant", "key", "fingerprint"))
-            and type(doc["created"]) is int and is_stored(doc["dataset"]))
+                                                 "dataset_id"}
+            and all(type(doc[f]) is str for f in ("tenant", "key", "fingerprint", "dataset_id"))
+            and type(doc["created"]) is int)
 
 
 def _meta_ok(doc):
@@ -87,8 +87,7 @@ def to_tables(export, meta):
     """The tables of an export (see Store.export), with `meta`."""
     tables = {META: {"1": meta}, KEYS: numbered(export["keys"]),
               TENANTS: numbered(export["tenants"]),
-              IDEMPOTENCY: numbered([{**entry, "dataset": _stored(entry["dataset"])}
-                                     for entry in export["idempotency"]])}
+              IDEMPOTENCY: numbered(export["idempotency"])}
     for dataset in export["datasets"]:
         table = tables.setdefault(tenant_table(dataset["tenant_id"]), {})
         table[str(len(table) + 1)] = _stored(dataset)
@@ -115,8 +114,7 @@ def from_tables(tables):
     for tenant in ordered(tables.get(TENANTS, {})):
         datasets += [shown(d, tenant["id"])
                      for d in ordered(tables.get(tenant_table(tenant["id"]), {}))]
-    idempotency = [{**e, "dataset": shown(e["dataset"], e["tenant"])}
-                   for e in ordered(tables.get(IDEMPOTENCY, {}))]
+    idempotency = ordered(tables.get(IDEMPOTENCY, {}))
     return {"keys": ordered(tables.get(KEYS, {})), "tenants": ordered(tables.get(TENANTS, {})),
             "datasets": datasets, "idempotency": idempotency}
 

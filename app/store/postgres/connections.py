@@ -1,5 +1,5 @@
-"""The PostgreSQL engine's connections: where the URL points, and connections handed out
-from the pool without those their server has ended."""
+"""The PostgreSQL engine's connections: where the URL points, a deadline on every wait for
+the server, and connections handed out from the pool without those their server has ended."""
 
 import select
 from contextlib import contextmanager
@@ -17,6 +17,38 @@ def parse(url):
     params.pop("password", None)
     options = params.pop("options", None)
     return psycopg.conninfo.make_conninfo(**params), options
+
+
+class Unanswered(psycopg.OperationalError):
+    """The server did not answer within the connection's deadline."""
+
+
+class Connection(psycopg.Connection):
+    """A connection whose every wait for its server (each statement, commit, check) ends
+    after `deadline` seconds (None: never), closing it. The server's own statement_timeout
+    cannot end a wait for a server that does not run (stopped, swapped out, a lost host),
+    nor can TCP keepalives while its kernel answers them; psycopg's `wait` takes a timeout
+    and works in any thread, where an alarm signal would only in the main one."""
+
+    deadline = None
+
+    def wait(self, gen, interval=0.1, timeout=None):
+        try:
+            return super().wait(gen, interval, self.deadline if timeout is None else timeout)
+        except psycopg.errors._WaitTimeout:  # psycopg's own, raised by `timeout` alone
+            self.close()  # where it is in the protocol is unknown: the pool makes another
+            raise Unanswered(f"no answer from the server in {self.deadline} s") from None
+
+
+@contextmanager
+def unbounded(conn):
+    """`conn` without its deadline, for the work that may rightly take minutes (upgrades,
+    exports, imports)."""
+    kept, conn.deadline = conn.deadline, None
+    try:
+        yield conn
+    finally:
+        conn.deadline = kept
 
 
 def cut(conn):
