@@ -7,6 +7,7 @@ import pytest
 import psycopg
 
 from app import create_app
+from app.store import rules
 from app.store.postgres.schema import MIGRATIONS, migrate
 from tests.conftest import Api, issue_key
 
@@ -34,9 +35,9 @@ def fill(app):
     store = app.extensions["store"]
     tenant = store.list_keys()[0]["tenant"]
     [kb], _ = store.list_datasets(tenant, name="kb")
-    store.update_dataset(tenant, kb["id"], {"name": "renamed", "description": "d",
-                                            "parser_config": {"raptor": {"use_raptor": True}}},
-                         kb["create_time"] + 5)
+    store.update_dataset(tenant, kb["id"], rules.Patch(
+        {"name": "renamed", "description": "d"}, {"raptor": {"use_raptor": True}}),
+        kb["create_time"] + 5)
     store.create_dataset(tenant, {"name": "idem"}, kb["create_time"] + 6,
                          idempotency=("retry-1", "f" * 64))
 

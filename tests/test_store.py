@@ -45,15 +45,14 @@ def test_a_rename_frees_the_old_name_in_every_app(config):
     [store_one, store_two] = [api.client.application.extensions["store"] for api in (one, two)]
     tenant = store_one.list_keys()[0]["tenant"]
     dataset = store_one.create_dataset(tenant, {"name": "a"}, 1)
-    store_one.update_dataset(tenant, dataset["id"], {"name": "b"}, 2)
+    store_one.update_dataset(tenant, dataset["id"], rules.Patch({"name": "b"}), 2)
     assert store_one.create_dataset(tenant, {"name": "a"}, 3)["name"] == "a"
     assert store_two.create_dataset(tenant, {"name": "A"}, 4)["name"] == "A(1)"
     assert store_two.create_dataset(tenant, {"name": "B"}, 5)["name"] == "B(1)"
     with pytest.raises(NameTaken):
-        store_two.update_dataset(tenant, dataset["id"], {"name": "a"}, 6)
-    renamed = store_two.update_dataset(tenant, dataset["id"], {"name": "a"}, 6,
-                                       rename_taken=True)
-    assert renamed["name"] == "a(2)" and renamed["update_time"] == 6
+        store_two.update_dataset(tenant, dataset["id"], rules.Patch({"name": "A"}), 6)
+    renamed = store_two.update_dataset(tenant, dataset["id"], rules.Patch({"name": "B"}), 6)
+    assert renamed["name"] == "B" and renamed["update_time"] == 6
     assert store_one.get_dataset(tenant, dataset["id"]) == renamed
 
 
@@ -67,8 +66,9 @@ def test_a_list_read_before_shows_each_change_another_app_made_since(config):
                {"orderby": "update_time"}, {"name": "KB1"}, {"dataset_id": made[0]["id"]}]
     changes = [
         lambda: theirs.create_dataset(tenant, {"name": "kb3"}, 10),
-        lambda: theirs.update_dataset(tenant, made[0]["id"], {"description": "new"}, 11),
-        lambda: theirs.update_dataset(tenant, made[1]["id"], {"name": "kb9"}, 12),
+        lambda: theirs.update_dataset(tenant, made[0]["id"], rules.Patch({"description": "new"}),
+                                      11),
+        lambda: theirs.update_dataset(tenant, made[1]["id"], rules.Patch({"name": "kb9"}), 12),
         lambda: theirs.delete_datasets(tenant, [made[2]["id"]]),
         lambda: theirs.delete_datasets(tenant),
     ]
