@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from app import create_app
 from app.store import LimitReached, NameTaken, NotFound, ReplayGone, StoreBusy, rules
@@ -336,3 +337,43 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_datasets(postgres_c
     with psycopg.connect(postgres_config["DATABASE_URL"]) as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [
             (len(MIGRATIONS),)]
+
+
+def test_a_database_of_version_5_is_upgraded_with_its_counts_and_keys(postgres_config):
+    """Counts held partly in the tenant's shards become the tenant's row's; an entry's copy
+    of its dataset becomes the dataset's id; everything reads and works after."""
+    url, other = postgres_config["DATABASE_URL"], "cd" * 16
+    with psycopg.connect(url) as conn:
+        conn.execute("DROP TABLE IF EXISTS schema_version, idempotency, datasets, keys, tenants,"
+                     " tenant_shards CASCADE")
+        for migration in MIGRATIONS[:5]:
+            conn.execute(migration)
+        conn.execute("CREATE TABLE schema_version AS SELECT 5 AS version")
+        for tenant in (TENANT, other):
+            conn.execute("SELECT make_tenant(%s, 0)", (tenant,))
+        for n in range(5):
+            conn.execute("INSERT INTO datasets (tenant_id, id, name, name_key, fields,"
+                         " create_time, update_time) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                         (TENANT, f"{n:032x}", f"KB({n})" if n else "KB",
+                          f"kb({n})" if n else "kb", Jsonb({"big": 2**70}), n, n))
+        conn.execute("UPDATE tenants SET datasets = 1 WHERE id = %s", (TENANT,))
+        conn.execute("UPDATE tenant_shards SET datasets = 1 WHERE tenant = %s AND shard < 3",
+                     (TENANT,))
+        conn.execute("UPDATE tenant_shards SET datasets = 1 WHERE tenant = %s AND shard = 9",
+                     (TENANT,))
+        conn.execute("INSERT INTO idempotency VALUES (%s, 'k1', 'f', 3, %s)",
+                     (TENANT, Jsonb({"id": f"{3:032x}", "name": "KB(3)"})))
+    store = create_app(postgres_config).extensions["store"]
+    assert [(t["id"], t["datasets"]) for t in store.list_tenants()] == [(TENANT, 5), (other, 0)]
+    assert store.check()["datasets"] == 5 and store.list_datasets(TENANT)[1] == 5
+    assert store.get_dataset(TENANT, f"{0:032x}")["big"] == 2**70
+    assert store.export()["idempotency"] == [{"tenant": TENANT, "key": "k1", "fingerprint": "f",
+                                              "created": 3, "dataset_id": f"{3:032x}"}]
+    replayed = store.create_dataset(TENANT, {"name": "x"}, 4, idempotency=("k1", "f"))
+    assert replayed["id"] == f"{3:032x}" and replayed["name"] == "KB(3)"
+    assert store.create_dataset(TENANT, {"name": "kb"}, 5)["name"] == "kb(5)"
+    assert store.delete_datasets(TENANT, [f"{1:032x}"])[0]["name"] == "KB(1)"
+    assert store.create_dataset(TENANT, {"name": "Kb"}, 6)["name"] == "Kb(1)"
+    assert store.list_tenants()[0]["datasets"] == 6 == store.check()["datasets"]
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT to_regclass('tenant_shards')").fetchone() == (None,)
