@@ -5,8 +5,9 @@ dataset."""
 # The shards, the stamp and the resend go: a tenant's creates take its row again (counting
 # there, with the foreign key back, as version 3 did). Each name_key is parsed as
 # rules.suffixed parses it, `base(n)` into name_base and name_n, so that a taken name's first
-# free name(n) is found by one range scan of an index; the index holds md5(name_base), since
-# a base of 1023 characters of 4 bytes would overflow a B-tree entry.
+# free name(n) is found by one range scan of an index; name_base keeps the first 500
+# characters of the base only, since 1023 characters of 4 bytes would overflow a B-tree
+# entry (a longer base is checked against each row's name_key).
 VERSION_6 = r"""
 DROP FUNCTION IF EXISTS create_dataset(text, text, text, text, jsonb, bigint, integer, text,
                                        text, bigint, boolean);
@@ -28,12 +29,11 @@ ALTER TABLE datasets ADD CONSTRAINT datasets_tenant_id_fkey
     FOREIGN KEY (tenant_id) REFERENCES tenants (id);
 
 ALTER TABLE datasets
-    ADD COLUMN name_base text GENERATED ALWAYS AS (coalesce(
-        (regexp_match(name_key, '^(.*)\(([1-9][0-9]{0,17})\)$'))[1], name_key)) STORED,
+    ADD COLUMN name_base text GENERATED ALWAYS AS (left(coalesce(
+        (regexp_match(name_key, '^(.*)\(([1-9][0-9]{0,17})\)$'))[1], name_key), 500)) STORED,
     ADD COLUMN name_n bigint GENERATED ALWAYS AS (coalesce(
         (regexp_match(name_key, '^(.*)\(([1-9][0-9]{0,17})\)$'))[2]::bigint, 0)) STORED;
-CREATE INDEX datasets_by_suffix ON datasets (tenant_id, md5(name_base), name_n)
-    WHERE name_n > 0;
+CREATE INDEX datasets_by_suffix ON datasets (tenant_id, name_base, name_n) WHERE name_n > 0;
 
 -- An entry names the dataset it made; `remembered` counts a tenant's entries, for the cap.
 ALTER TABLE idempotency ADD COLUMN dataset_id text;
@@ -54,21 +54,6 @@ BEGIN
             THEN deep_merge(base -> o.key, o.value) ELSE o.value END)
         FROM jsonb_each(over) o), '{}');
 END $$;
-
--- The first free n >= 1 of name(n), `key_` being the name's rules.same_name: one range scan
--- of datasets_by_suffix, in order, to the first gap.
-CREATE OR REPLACE FUNCTION free_suffix(tenant_ text, key_ text) RETURNS bigint
-LANGUAGE sql STABLE AS $$
-    SELECT CASE WHEN NOT EXISTS (
-        SELECT FROM datasets d WHERE d.tenant_id = tenant_ AND md5(d.name_base) = md5(key_)
-            AND d.name_base = key_ AND d.name_n = 1) THEN 1 ELSE (
-        SELECT s.n + 1 FROM (
-            SELECT d.name_n AS n, lead(d.name_n) OVER (ORDER BY d.name_n) AS next
-            FROM datasets d
-            WHERE d.tenant_id = tenant_ AND md5(d.name_base) = md5(key_)
-                AND d.name_base = key_ AND d.name_n > 0) s
-        WHERE s.next IS DISTINCT FROM s.n + 1 ORDER BY s.n LIMIT 1) END;
-$$;
 
 -- A create in one statement: the tenant's row taken (its count raised, the limit checked:
 -- DA001), its Idempotency-Key's entry replayed (the dataset as it is now; DA002 for another
@@ -121,7 +106,34 @@ BEGIN
             VALUES (tenant_, id_, named, free, fields_, now_, now_)
             ON CONFLICT DO NOTHING RETURNING * INTO made;
         EXIT WHEN FOUND;
-        n := free_suffix(tenant_, key_);
+        -- The first free n >= 1 of name(n): one range scan of datasets_by_suffix, in
+        -- order, to the first gap (or past the last), from the index alone while the base
+        -- is all in it (plpgsql keeps each plan; a SQL function would plan every call).
+        IF length(key_) < 500 THEN
+            SELECT coalesce((
+                SELECT s.prev + 1 FROM (
+                    SELECT d.name_n AS n, lag(d.name_n, 1, 0::bigint) OVER (ORDER BY d.name_n)
+                        AS prev
+                    FROM datasets d
+                    WHERE d.tenant_id = tenant_ AND d.name_base = key_ AND d.name_n > 0) s
+                WHERE s.prev <> s.n - 1 ORDER BY s.n LIMIT 1), (
+                SELECT max(d.name_n) + 1 FROM datasets d
+                    WHERE d.tenant_id = tenant_ AND d.name_base = key_ AND d.name_n > 0), 1)
+                INTO n;
+        ELSE  -- the same, each entry's whole name checked in its row
+            SELECT coalesce((
+                SELECT s.prev + 1 FROM (
+                    SELECT d.name_n AS n, lag(d.name_n, 1, 0::bigint) OVER (ORDER BY d.name_n)
+                        AS prev
+                    FROM datasets d
+                    WHERE d.tenant_id = tenant_ AND d.name_base = left(key_, 500)
+                        AND d.name_n > 0 AND d.name_key = key_ || '(' || d.name_n || ')') s
+                WHERE s.prev <> s.n - 1 ORDER BY s.n LIMIT 1), (
+                SELECT max(d.name_n) + 1 FROM datasets d
+                    WHERE d.tenant_id = tenant_ AND d.name_base = left(key_, 500)
+                        AND d.name_n > 0 AND d.name_key = key_ || '(' || d.name_n || ')'), 1)
+                INTO n;
+        END IF;
         free := key_ || '(' || n || ')';
         named := name_ || '(' || n || ')';
     END LOOP;
