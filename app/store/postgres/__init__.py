@@ -1,12 +1,8 @@
-"""The PostgreSQL engine: the same operations, for several app servers on one database.
+"""The PostgreSQL engine: the same operations, for several app servers on one database."""
 
-Each worker process opens its own pool on first use (after gunicorn forks). Name
-uniqueness per tenant is the database's: a unique index over (tenant_id, name_key), the
-rules.same_name of each name, so servers racing for one name never both get it. Creates,
-updates and deletes are one statement each (functions of version6.py) or one transaction;
-a tenant's creates and deletes take its row, which counts its datasets. Every wait for the
-server has a deadline (connections.Connection).
-"""
+# Each worker process opens its own pool on first use (after gunicorn forks). Name
+# uniqueness per tenant is the database's (schema.py), so servers racing for one name never
+# both get it; a tenant's creates and deletes take its row, which counts its datasets.
 
 import os
 import threading
@@ -14,18 +10,17 @@ import time
 from contextlib import contextmanager
 
 import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb, set_json_loads
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg.types.json import Jsonb
+from psycopg_pool import PoolTimeout
 
 from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, ReplayGone, Store,
                        StoreBusy, StoreError, rules)
-from app.store.postgres.connections import Connection, connection, parse, unbounded
+from app.store.postgres.connections import connection, opened_pool, parse, unbounded
 from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
 from app.store.postgres.sql import (CHECK, CREATE, DATASET_COLUMNS, EXCLUSION_VIOLATION, GET,
                                     IDEMPOTENCY_MISMATCH, KEY_COLUMNS, LIMIT_REACHED,
-                                    NAME_TAKEN, REPLAY_GONE, TENANTS, UPDATE, listing, loads,
-                                    own_fields, record, unstorable)
+                                    NAME_TAKEN, REPLAY_GONE, TENANTS, UPDATE, listing, own_fields,
+                                    record, unstorable)
 
 WAIT_MOST = 5  # seconds a statement may wait for a lock or run, at most (LOCK_TIMEOUT below)
 ANSWER_MARGIN = 1  # seconds past that before a server that does not answer is given up
@@ -50,24 +45,13 @@ class PostgresStore(Store):
         self._mutex = threading.Lock()
         self._written, self._failed = None, None  # monotonic times of the last write, error
 
-    def _configure(self, conn):
-        set_json_loads(loads, conn)
-        conn.deadline = self.deadline
-
     def _open(self):
         """This process's pool, made on first use, with the schema brought up to date."""
         with self._mutex:
             if self._pid != os.getpid():
                 self._pool, self._pid = None, os.getpid()  # the parent's is not ours
             if self._pool is None:
-                pool = ConnectionPool(
-                    self.url, min_size=1, max_size=4, timeout=3, open=False,
-                    reconnect_timeout=0, configure=self._configure,
-                    connection_class=Connection,
-                    kwargs={"connect_timeout": 3, "row_factory": dict_row, "autocommit": True,
-                            "client_encoding": "UTF8",  # whatever PGCLIENTENCODING says
-                            "options": self.options})
-                pool.open(wait=False)
+                pool = opened_pool(self.url, self.options, self.deadline)
                 try:
                     with pool.connection() as conn:
                         migrate(conn)
@@ -83,8 +67,7 @@ class PostgresStore(Store):
 
     @contextmanager
     def _errors(self):
-        """Database errors as StoreError (StoreBusy when the server cannot be reached or a
-        wait ran out), each noted for health()."""
+        """Database errors as StoreError, StoreBusy if it may pass; each noted for health()."""
         try:
             yield
         except PoolTimeout as err:
@@ -112,10 +95,9 @@ class PostgresStore(Store):
             yield conn
 
     def _read(self, work):
-        """`work(conn)`, its statements each committing by itself (fewer round trips). If
-        the connection turns out cut (a restart of the server ends them all), the pool's
-        others are checked, the cut ones replaced, and `work` runs once more: a read may be
-        repeated, where a write might be done twice."""
+        """`work(conn)` in autocommit, once more on another connection if this one was cut."""
+        # A restart of the server ends every connection: the pool's others are checked and
+        # the cut ones replaced. A read may be repeated, where a write might be done twice.
         with self._errors():
             conn = None
             try:
@@ -129,8 +111,7 @@ class PostgresStore(Store):
                 return work(conn)
 
     def _call(self, call, args, refusals):
-        """One statement that writes, so one transaction and one round trip (a function of
-        version6.py): its row, or the exception `refusals` makes of its SQLSTATE."""
+        """The row of one write statement, or the refusal its SQLSTATE maps to in `refusals`."""
         with self._writing(), self._connection() as conn:
             try:
                 return conn.execute(call, args).fetchone()
@@ -256,14 +237,12 @@ class PostgresStore(Store):
     # Operation
 
     def health(self):
-        """Writes that succeed vouch for the store for WRITTEN_FRESH seconds, unless a
-        statement has failed since; otherwise a write that changes nothing is tried: a row of
-        the store's own rewritten as it is (a new version, its commit written)."""
+        """Raise StoreError unless a write succeeded lately, with no error since, or now."""
         written, failed = self._written, self._failed
         if (written is not None and time.monotonic() - written < WRITTEN_FRESH
                 and (failed is None or failed < written)):
             return
-        with self._transaction() as conn:
+        with self._transaction() as conn:  # a write that changes nothing, of the store's own
             conn.execute("UPDATE schema_version SET version = version")
 
     def check(self):

@@ -30,10 +30,9 @@ EXCLUSION_VIOLATION = "23P01"  # a rename's name taken by a create that committe
 
 
 def loads(data):
-    """A jsonb value as json.loads reads it, read by orjson (several times faster) unless that
-    could differ: orjson reads an integer past 64 bits as a float, and refuses infinities
-    and lone surrogates, which json.loads takes. (A regular expression would cost more than
-    the parse; counting digits, then their runs, does not.)"""
+    """A jsonb value as json.loads reads it (orjson's reading where it is the same)."""
+    # orjson reads an integer past 64 bits as a float, and refuses infinities and lone
+    # surrogates, which json.loads takes: a text with a run of 19 digits or more is json's.
     if (len(data) - len(data.translate(None, DIGITS)) < LONG
             or max(map(len, data.translate(DIGITS_ONLY).split())) < LONG):
         try:
@@ -55,15 +54,14 @@ def record(row):
 
 
 def unstorable(*values):
-    """Whether a string holds a NUL: PostgreSQL refuses one in text, so no stored id, name
-    or digest has it and a lookup of one finds nothing (as in the JSON engine)."""
+    """Whether a string holds a NUL, which no stored id, name or digest can."""
+    # PostgreSQL refuses a NUL in text: a lookup of one finds nothing, as in the JSON engine.
     return any(value is not None and "\x00" in value for value in values)
 
 
 def listing(tenant, name, dataset_id, orderby, desc, offset, limit):
-    """(query, args, summary, summary_args) of Store.list_datasets: the query gives the page
-    with the number of matches (`total`) on each row; `summary` gives that alone, for a page
-    without rows."""
+    """(query, args, summary, summary_args) of a page with `total` on each row, and of
+    `total` alone for a page without rows."""
     where, args = "tenant_id = %s", [tenant]
     if name is not None:
         where, args = f"{where} AND {SAME_NAME}", args + [tenant + rules.same_name(name)]

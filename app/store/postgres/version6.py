@@ -1,6 +1,7 @@
-"""PostgreSQL schema version 6 (schema.MIGRATIONS): one count per tenant, names claimed
-through an index, a change merged into the row as it is, Idempotency-Keys naming their
-dataset."""
+"""PostgreSQL schema version 6 (the last of schema.MIGRATIONS)."""
+
+# One count per tenant, names claimed through an index, a change merged into the row as it
+# is, Idempotency-Keys naming their dataset.
 
 # The shards, the stamp and the resend go: a tenant's creates take its row again (counting
 # there, with the foreign key back, as version 3 did). Each name_key is parsed as
