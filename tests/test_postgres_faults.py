@@ -7,7 +7,7 @@ import time
 import pytest
 
 from tests import pgserver
-from tests.live import TIMEOUT, Server, issue_key
+from tests.live import TIMEOUT, WORKERS, Server, issue_key
 from tests.test_live import create, made
 
 WRITTEN_FRESH = 10  # seconds a worker's last write vouches for the store (its health)
@@ -47,7 +47,10 @@ def test_a_frozen_postgresql_answers_busy_in_time_and_the_workers_live(postgres,
     server = Server(tmp_path / "unused.json", tmp_path, database_url=database).start().ready()
     try:
         made(create(server, key, "before"))
-        workers = children(server.process.pid)
+        deadline = time.monotonic() + TIMEOUT
+        while len(workers := children(server.process.pid)) < WORKERS:
+            assert time.monotonic() < deadline, "the workers did not start"
+            time.sleep(0.1)
         time.sleep(WRITTEN_FRESH)  # no worker's write vouches for the store any longer
         frozen = [postgres.pid()] + children(postgres.pid())
         signal_all(frozen, signal.SIGSTOP)
