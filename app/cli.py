@@ -10,7 +10,7 @@ import orjson
 from flask.cli import AppGroup
 
 from app.auth import digest, new_key, now_ms
-from app.store import StoreError, get_store
+from app.store import StoreError, get_store, rules
 from app.store.jsonfile import JsonStore, files, layout
 
 TENANT_ID = re.compile(r"[0-9a-fA-F]{32}")
@@ -124,11 +124,44 @@ def export_store(path, force):
     data = get_store().export()
     meta = {"format": layout.FORMAT, "id": uuid.uuid4().hex, "version": 0, "after": None}
     try:
-        files.write_atomic(path, layout.serialise(layout.to_tables(data, meta)))
+        content = layout.serialise(layout.to_tables(data, meta))
+        skipped = []
+    except orjson.JSONEncodeError:  # records stored before the API refused their numbers
+        data, skipped = writable(data)
+        content = layout.serialise(layout.to_tables(data, meta))
+    try:
+        files.write_atomic(path, content)
     except StoreError as err:
         raise click.ClickException(f"Could not write the export: {err}") from err
     click.echo(f"Exported {len(data['keys'])} keys, {len(data['tenants'])} tenants and "
                f"{len(data['datasets'])} datasets to {path}.")
+    for kind, record, why in skipped:
+        click.echo(f"Not exported: {kind} {record.get('id', record.get('key'))} of tenant "
+                   f"{record.get('tenant_id', record.get('tenant'))}: {why}", err=True)
+    if skipped:
+        raise click.exceptions.Exit(1)
+
+
+KINDS = {"keys": "key", "tenants": "tenant", "datasets": "dataset",
+         "idempotency": "Idempotency-Key"}
+
+
+def writable(data):
+    """(the export `data` without the records JSON cannot hold, [(kind, record, why)] of
+    those left out)."""
+    kept, skipped = {}, []
+    for table, records in data.items():
+        kept[table] = []
+        for record in records:
+            try:
+                orjson.dumps(record)
+            except orjson.JSONEncodeError as err:
+                found = [f"{'.'.join(map(str, path))} is {value}, out of range"
+                         for path, value in rules.out_of_range(record)]
+                skipped.append((KINDS[table], record, "; ".join(found) or str(err)))
+            else:
+                kept[table].append(record)
+    return kept, skipped
 
 
 store_cli.add_command(export_store, "backup")  # the name of earlier versions

@@ -1,8 +1,9 @@
-"""The PostgreSQL peer: both APIs on psycopg 3, a pool per worker, one round trip per write.
+"""The PostgreSQL peer: both APIs on psycopg 3, a pool per worker.
 
 Names are unique per tenant by a unique index over the folded name: a create inserts with
-ON CONFLICT DO NOTHING and tries `name(1)`, `name(2)`... while the name is taken, so it
-needs no lock; each statement is its own transaction (autocommit)."""
+ON CONFLICT DO NOTHING and tries `name(1)`, `name(2)`... while the name is taken. A create
+counts its dataset in the tenant's row and checks the limit there, in its own transaction,
+as the service does; other statements are each their own transaction (autocommit)."""
 
 import itertools
 import os
@@ -14,7 +15,9 @@ from psycopg_pool import ConnectionPool
 
 from bench import peer, shapes
 
+LIMIT = int(os.environ.get("DATASET_API_TENANT_DATASET_LIMIT", 100_000))
 SCHEMA = """
+CREATE TABLE IF NOT EXISTS tenants (id text PRIMARY KEY, datasets integer NOT NULL);
 CREATE TABLE IF NOT EXISTS keys (digest text PRIMARY KEY, id text NOT NULL, tenant text NOT NULL);
 CREATE TABLE IF NOT EXISTS datasets (
     seq bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,  -- creation order: breaks ties
@@ -62,7 +65,13 @@ class Database:
     def create(self, tenant, dataset_id, fields, now):
         row = {**fields, "id": dataset_id, "tenant": tenant, "create_time": now,
                "update_time": now}
-        with self.pool.connection() as conn:
+        with self.pool.connection() as conn, conn.transaction():
+            held = conn.execute("INSERT INTO tenants VALUES (%s, 1) ON CONFLICT (id) DO UPDATE"
+                                " SET datasets = tenants.datasets + 1 RETURNING datasets",
+                                (tenant,)).fetchone()["datasets"]
+            if held > LIMIT:
+                raise peer.Refused(200, 102, f"This tenant has reached its limit of {LIMIT} "
+                                             f"datasets; delete some to make more.")
             for n in itertools.count():  # name, name(1), name(2)... until one is free
                 row["name"] = fields["name"] + (f"({n})" if n else "")
                 if conn.execute(INSERT + " ON CONFLICT (tenant, folded) DO NOTHING RETURNING seq",
@@ -97,9 +106,12 @@ class Database:
             raise peer.Refused(200, 102, f"Dataset name '{changes['name']}' already exists")
 
     def delete(self, tenant, dataset_id):
-        with self.pool.connection() as conn:
-            return conn.execute("DELETE FROM datasets WHERE tenant = %s AND id = %s",
-                                (tenant, dataset_id)).rowcount == 1
+        with self.pool.connection() as conn, conn.transaction():
+            if not conn.execute("DELETE FROM datasets WHERE tenant = %s AND id = %s",
+                                (tenant, dataset_id)).rowcount:
+                return False
+            conn.execute("UPDATE tenants SET datasets = datasets - 1 WHERE id = %s", (tenant,))
+            return True
 
 
 def fill(url, datasets, keys):
@@ -115,6 +127,9 @@ def fill(url, datasets, keys):
             with cur.copy(f"COPY datasets (folded, {COLUMNS}) FROM STDIN") as copy:
                 for d in datasets:
                     copy.write_row(values({**d, "tenant": d["tenant_id"]}))
+            cur.execute("INSERT INTO tenants SELECT tenant, count(*) FROM datasets GROUP BY tenant"
+                        " UNION SELECT tenant, 0 FROM keys WHERE tenant NOT IN"
+                        " (SELECT tenant FROM datasets)")
         conn.execute("CREATE INDEX" + schema[1])
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute("VACUUM ANALYZE datasets")

@@ -88,7 +88,7 @@ def migrate_in(url, ready):
 def test_servers_starting_at_once_upgrade_the_schema_once(postgres_url):
     with psycopg.connect(postgres_url, autocommit=True) as conn:
         conn.execute("DROP TABLE IF EXISTS schema_version, idempotency, datasets, keys, tenants,"
-                     " tenant_shards")
+                     " tenant_shards CASCADE")
     fork = multiprocessing.get_context("fork")
     ready = fork.Event()
     starts = [fork.Process(target=migrate_in, args=(postgres_url, ready)) for _ in range(6)]
@@ -101,3 +101,29 @@ def test_servers_starting_at_once_upgrade_the_schema_once(postgres_url):
     with psycopg.connect(postgres_url) as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [
             (len(MIGRATIONS),)]
+
+
+def test_an_export_names_each_record_it_cannot_write_and_writes_the_rest(postgres_config,
+                                                                         tmp_path):
+    """A dataset stored before the API refused integers past 64 bits: `store export` writes
+    everything else, names that dataset on stderr, and fails."""
+    app = create_app(postgres_config)
+    issue_key(app.test_cli_runner())
+    store = app.extensions["store"]
+    tenant = store.list_keys()[0]["tenant"]
+    kept, big = (store.create_dataset(tenant, {"name": name}, 1) for name in ("kept", "big"))
+    with psycopg.connect(postgres_config["DATABASE_URL"], autocommit=True) as conn:
+        conn.execute("UPDATE datasets SET fields = jsonb_set(fields, '{parser_config}',"
+                     " '{\"pages\": [[1, 123456789012345678901234567890]]}') WHERE id = %s",
+                     (big["id"],))
+    pages = store.export()["datasets"][1]["parser_config"]["pages"]  # read, exactly
+    assert pages == [[1, 123456789012345678901234567890]]
+    target = tmp_path / "export.json"
+    result = app.test_cli_runner().invoke(args=["store", "export", str(target)])
+    assert result.exit_code == 1
+    assert result.stderr.splitlines() == [
+        f"Not exported: dataset {big['id']} of tenant {tenant}: parser_config.pages.0.1 is"
+        f" 123456789012345678901234567890, out of range"]
+    new = create_app({"TESTING": True, "DB_PATH": str(tmp_path / "moved.json")})
+    assert new.test_cli_runner().invoke(args=["store", "import", str(target)]).exit_code == 0
+    assert [d["id"] for d in new.extensions["store"].export()["datasets"]] == [kept["id"]]

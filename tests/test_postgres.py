@@ -7,9 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
+from psycopg.types.json import Jsonb
 
 from app import create_app
-from app.store import LimitReached, NotFound, StoreBusy, rules
+from app.store import LimitReached, NameTaken, NotFound, ReplayGone, StoreBusy, rules
 from app.store.postgres import connections
 from app.store.postgres.schema import MIGRATIONS
 from tests.conftest import Api, issue_key
@@ -77,8 +78,11 @@ def test_renames_and_deletes_amid_creates_keep_names_and_counts(postgres_config)
 
     def work(store, n):
         if n % 3 == 1:
-            return store.update_dataset(TENANT, made[n // 3], {"name": "x"}, n,
-                                        rename_taken=True)
+            try:
+                return store.update_dataset(TENANT, made[n // 3],
+                                            rules.Patch({"name": f"x({n})"}), n)
+            except NameTaken:  # a create took it first
+                return None
         if n % 3 == 2:
             return store.delete_datasets(TENANT, [made[n // 3]])
         return store.create_dataset(TENANT, {"name": "x"}, n)
@@ -173,7 +177,7 @@ def test_a_write_kept_waiting_by_a_lock_answers_busy_in_time(postgres_config):
     store = create_app(postgres_config).extensions["store"]
     store.create_dataset(TENANT, {"name": "a"}, 1)
     with psycopg.connect(postgres_config["DATABASE_URL"]) as holder:
-        holder.execute("SELECT FROM tenant_shards WHERE tenant = %s FOR UPDATE", (TENANT,))
+        holder.execute("SELECT FROM tenants WHERE id = %s FOR UPDATE", (TENANT,))
         started = time.monotonic()
         with pytest.raises(StoreBusy):
             store.create_dataset(TENANT, {"name": "b"}, 2)
@@ -182,18 +186,39 @@ def test_a_write_kept_waiting_by_a_lock_answers_busy_in_time(postgres_config):
     assert store.create_dataset(TENANT, {"name": "b"}, 3)["name"] == "b"
 
 
-def test_idempotency_keys_past_a_day_are_forgotten(postgres_config):
-    """A key past rules.IDEMPOTENCY_TTL makes a new dataset, and the old entries are pruned."""
+def test_idempotency_keys_replay_the_dataset_as_it_is_now_for_a_day(postgres_config):
+    """A replay answers the dataset as it is now, ReplayGone once it is deleted; a key past
+    rules.IDEMPOTENCY_TTL makes a new dataset, and the old entries are pruned."""
     store = create_app(postgres_config).extensions["store"]
     first = store.create_dataset(TENANT, {"name": "a"}, 1, idempotency=("k1", "f"))
     store.create_dataset(TENANT, {"name": "b"}, 2, idempotency=("k2", "f"))
-    assert store.create_dataset(TENANT, {"name": "a"}, 3, idempotency=("k1", "f")) == first
+    changed = store.update_dataset(TENANT, first["id"], rules.Patch({"description": "d"}), 3)
+    assert store.create_dataset(TENANT, {"name": "a"}, 4, idempotency=("k1", "f")) == changed
     store.delete_datasets(TENANT, [first["id"]])
-    assert store.create_dataset(TENANT, {"name": "a"}, 4, idempotency=("k1", "f")) == first
+    with pytest.raises(ReplayGone) as gone:
+        store.create_dataset(TENANT, {"name": "a"}, 5, idempotency=("k1", "f"))
+    assert gone.value.dataset_id == first["id"] and store.list_datasets(TENANT)[1] == 1
     later = 3 + rules.IDEMPOTENCY_TTL
     again = store.create_dataset(TENANT, {"name": "b"}, later, idempotency=("k2", "f"))
     assert again["name"] == "b(1)"
-    assert [(e["key"], e["created"]) for e in store.export()["idempotency"]] == [("k2", later)]
+    assert store.export()["idempotency"] == [{"tenant": TENANT, "key": "k2", "fingerprint": "f",
+                                              "created": later, "dataset_id": again["id"]}]
+
+
+def test_a_tenant_keeps_its_newest_idempotency_keys_only(postgres_config, monkeypatch):
+    """Past rules.IDEMPOTENCY_MOST, a create's entry drops the tenant's oldest; other
+    tenants' entries stay."""
+    monkeypatch.setattr(rules, "IDEMPOTENCY_MOST", 3)
+    store = create_app(postgres_config).extensions["store"]
+    store.create_dataset("cd" * 16, {"name": "theirs"}, 0, idempotency=("k0", "f"))
+    made = [store.create_dataset(TENANT, {"name": f"kb{n}"}, n, idempotency=(f"k{n}", "f"))
+            for n in range(5)]
+    assert [(e["tenant"], e["key"]) for e in store.export()["idempotency"]] == [
+        ("cd" * 16, "k0"), (TENANT, "k2"), (TENANT, "k3"), (TENANT, "k4")]
+    assert store.create_dataset(TENANT, {"name": "kb4"}, 9, idempotency=("k4", "f")) == made[4]
+    assert store.create_dataset(TENANT, {"name": "kb0"}, 9,
+                                idempotency=("k0", "f"))["name"] == "kb0(1)"
+    assert len(store.export()["idempotency"]) == 4
 
 
 def test_numbers_in_fields_come_back_as_they_went_in(postgres_config):
@@ -273,7 +298,7 @@ def test_an_id_or_name_holding_nul_finds_nothing(config):
     assert store.get_dataset(tenant, bad) is None
     assert store.list_datasets(tenant, name=bad) == store.list_datasets(tenant, dataset_id=bad)
     assert store.list_datasets(tenant, name=bad) == ([], 0)
-    assert store.update_dataset(tenant, bad, {"description": "d"}, 2) is None
+    assert store.update_dataset(tenant, bad, rules.Patch({"description": "d"}), 2) is None
     with pytest.raises(NotFound) as missing:
         store.delete_datasets(tenant, [kept, bad])
     assert missing.value.ids == [bad]
@@ -297,7 +322,7 @@ def test_names_of_1023_characters_of_any_script(config):
 def test_a_database_of_the_first_schema_is_upgraded_with_its_datasets(postgres_config):
     with psycopg.connect(postgres_config["DATABASE_URL"]) as conn:
         conn.execute("DROP TABLE IF EXISTS schema_version, idempotency, datasets, keys, tenants,"
-                     " tenant_shards")
+                     " tenant_shards CASCADE")
         conn.execute(MIGRATIONS[0])
         conn.execute("CREATE TABLE schema_version AS SELECT 1 AS version")
         conn.execute("INSERT INTO tenants (id, created) VALUES (%s, 0)", (TENANT,))
@@ -312,3 +337,43 @@ def test_a_database_of_the_first_schema_is_upgraded_with_its_datasets(postgres_c
     with psycopg.connect(postgres_config["DATABASE_URL"]) as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [
             (len(MIGRATIONS),)]
+
+
+def test_a_database_of_version_5_is_upgraded_with_its_counts_and_keys(postgres_config):
+    """Counts held partly in the tenant's shards become the tenant's row's; an entry's copy
+    of its dataset becomes the dataset's id; everything reads and works after."""
+    url, other = postgres_config["DATABASE_URL"], "cd" * 16
+    with psycopg.connect(url) as conn:
+        conn.execute("DROP TABLE IF EXISTS schema_version, idempotency, datasets, keys, tenants,"
+                     " tenant_shards CASCADE")
+        for migration in MIGRATIONS[:5]:
+            conn.execute(migration)
+        conn.execute("CREATE TABLE schema_version AS SELECT 5 AS version")
+        for tenant in (TENANT, other):
+            conn.execute("SELECT make_tenant(%s, 0)", (tenant,))
+        for n in range(5):
+            conn.execute("INSERT INTO datasets (tenant_id, id, name, name_key, fields,"
+                         " create_time, update_time) VALUES (%s, %s, %s, %s, %s, %s, %s)",
+                         (TENANT, f"{n:032x}", f"KB({n})" if n else "KB",
+                          f"kb({n})" if n else "kb", Jsonb({"big": 2**70}), n, n))
+        conn.execute("UPDATE tenants SET datasets = 1 WHERE id = %s", (TENANT,))
+        conn.execute("UPDATE tenant_shards SET datasets = 1 WHERE tenant = %s AND shard < 3",
+                     (TENANT,))
+        conn.execute("UPDATE tenant_shards SET datasets = 1 WHERE tenant = %s AND shard = 9",
+                     (TENANT,))
+        conn.execute("INSERT INTO idempotency VALUES (%s, 'k1', 'f', 3, %s)",
+                     (TENANT, Jsonb({"id": f"{3:032x}", "name": "KB(3)"})))
+    store = create_app(postgres_config).extensions["store"]
+    assert [(t["id"], t["datasets"]) for t in store.list_tenants()] == [(TENANT, 5), (other, 0)]
+    assert store.check()["datasets"] == 5 and store.list_datasets(TENANT)[1] == 5
+    assert store.get_dataset(TENANT, f"{0:032x}")["big"] == 2**70
+    assert store.export()["idempotency"] == [{"tenant": TENANT, "key": "k1", "fingerprint": "f",
+                                              "created": 3, "dataset_id": f"{3:032x}"}]
+    replayed = store.create_dataset(TENANT, {"name": "x"}, 4, idempotency=("k1", "f"))
+    assert replayed["id"] == f"{3:032x}" and replayed["name"] == "KB(3)"
+    assert store.create_dataset(TENANT, {"name": "kb"}, 5)["name"] == "kb(5)"
+    assert store.delete_datasets(TENANT, [f"{1:032x}"])[0]["name"] == "KB(1)"
+    assert store.create_dataset(TENANT, {"name": "Kb"}, 6)["name"] == "Kb(1)"
+    assert store.list_tenants()[0]["datasets"] == 6 == store.check()["datasets"]
+    with psycopg.connect(url) as conn:
+        assert conn.execute("SELECT to_regclass('tenant_shards')").fetchone() == (None,)

@@ -124,3 +124,19 @@ def test_postgresql_killed_mid_burst_answers_json_and_recovers(hosts, database, 
     log["errors"] = []
     listed = listing(server, key)
     check_bursts({i: n for i, n in listed.items() if n != "after"}, {}, log)
+
+
+def test_updates_of_different_parser_config_fields_at_once_both_stay(hosts, database, tmp_path):
+    """Two PUTs at once on one dataset, each changing another field of its parser_config,
+    through 4 workers: each merges into the dataset as it is then, so both changes stay."""
+    key = issue_key(tmp_path / "unused.json", database_url=database)
+    server = hosts()
+    dataset_id, _ = made(create(server, key, "kb"))
+    url = f"/api/v1/datasets/{dataset_id}"
+    for n in range(40):
+        answers = in_parallel(lambda body: server.request("PUT", url, key, json=body), [
+            {"parser_config": {"chunk_token_num": 100 + n}},
+            {"parser_config": {"delimiter": f"x{n}"}}], threads=2)
+        assert all(a.status_code == 200 and a.json()["code"] == 0 for a in answers), answers
+        config = server.request("GET", url, key).json()["data"]["parser_config"]
+        assert (config["chunk_token_num"], config["delimiter"]) == (100 + n, f"x{n}"), n

@@ -1,65 +1,49 @@
-"""The PostgreSQL engine: the same operations, for several app servers on one database.
+"""The PostgreSQL engine: the same operations, for several app servers on one database."""
 
-Each worker process opens its own pool on first use (after gunicorn forks). Name
-uniqueness per tenant is the database's: a unique index over (tenant_id, name_key), the
-rules.same_name of each name, so servers racing for one name never both get it. Updates
-and deletes of one tenant's datasets take its row in `tenants` first, which serialises
-them, keeps its count of datasets and gives it a new stamp; creates count in one of the
-tenant's 16 shard rows instead, side by side, unless near the limit (schema.py, version
-5). A request's round trips are few: a read or a create or update is one statement each
-(creates and updates are functions of schema.py), with no round trip to check a
-connection first; a page of a list read before, while the tenant's stamp and count are the
-same, is one short statement instead of the page's. A key found before is not looked up
-again: the request's statement checks it is still there.
-"""
+# Each worker process opens its own pool on first use (after gunicorn forks). Name
+# uniqueness per tenant is the database's (schema.py), so servers racing for one name never
+# both get it; a tenant's creates and deletes take its row, which counts its datasets.
 
 import os
 import threading
+import time
 from contextlib import contextmanager
 
 import psycopg
-from psycopg.rows import dict_row
-from psycopg.types.json import Jsonb, set_json_loads
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg.types.json import Jsonb
+from psycopg_pool import PoolTimeout
 
-from app.store import (IdempotencyMismatch, KeyRevoked, LimitReached, NameTaken, NotFound, Store,
+from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, ReplayGone, Store,
                        StoreBusy, StoreError, rules)
-from app.store.postgres.connections import connection, parse
+from app.store.postgres.connections import connection, opened_pool, parse, unbounded
 from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
-from app.store.postgres.sql import (CHECK, CREATE, DATASET_COLUMNS, GET, IDEMPOTENCY_MISMATCH,
-                                    KEY_COLUMNS, KNOWN, LIMIT_REACHED, NAME_TAKEN, NEAR_LIMIT,
-                                    STAMP, TENANTS, UPDATE, called, checked, listing, loads,
-                                    own_fields, record, unstorable)
+from app.store.postgres.sql import (CHECK, CREATE, DATASET_COLUMNS, EXCLUSION_VIOLATION, GET,
+                                    IDEMPOTENCY_MISMATCH, KEY_COLUMNS, LIMIT_REACHED,
+                                    NAME_TAKEN, REPLAY_GONE, TENANTS, UPDATE, listing, own_fields,
+                                    record, unstorable)
 
-
-PAGE_MOST = 100  # records of a page that is kept, at most (the current API's largest page)
-KEPT_RECORDS = 2000  # records of the pages kept by a process; past that, it starts again
-KEPT_KEYS = 1000  # keys a process knows, at most; past that, it starts again
-NAME_RACES = 10  # times a create or rename is sent again after losing its name to another
-
-
-class NearLimit(Exception):
-    """A create that must be sent again taking all of its tenant's shards."""
+WAIT_MOST = 5  # seconds a statement may wait for a lock or run, at most (LOCK_TIMEOUT below)
+ANSWER_MARGIN = 1  # seconds past that before a server that does not answer is given up
+WRITTEN_FRESH = 10  # seconds a successful write vouches for the store (health)
 
 
 class PostgresStore(Store):
     """Keys and datasets in PostgreSQL."""
 
-    KEYS_KEPT = True
-
     def __init__(self, url, config):
         self.url = url
         self.location, options = parse(url)
         self.dataset_limit = int(config["TENANT_DATASET_LIMIT"])
-        self.timeout = float(config["LOCK_TIMEOUT"])
+        self.timeout = min(float(config["LOCK_TIMEOUT"]), WAIT_MOST)
+        # The server's own timeouts end what it runs; the deadline, a little later, what
+        # it does not answer at all (connections.Connection).
+        self.deadline = self.timeout + ANSWER_MARGIN
         wait = int(self.timeout * 1000)  # the URL's own options (a search_path...) are kept
         self.options = " ".join(filter(None, [options, f"-c statement_timeout={wait}",
                                               f"-c lock_timeout={wait}"]))
         self._pool, self._pid = None, None
         self._mutex = threading.Lock()
-        self._pages, self._kept = {}, 0  # pages of lists read: (stamp, records, total)
-        self._keys = {}  # keys found, by digest
-        self._unchecked = threading.local()  # .digest: the thread's key found, not checked
+        self._written, self._failed = None, None  # monotonic times of the last write, error
 
     def _open(self):
         """This process's pool, made on first use, with the schema brought up to date."""
@@ -67,13 +51,7 @@ class PostgresStore(Store):
             if self._pid != os.getpid():
                 self._pool, self._pid = None, os.getpid()  # the parent's is not ours
             if self._pool is None:
-                pool = ConnectionPool(
-                    self.url, min_size=1, max_size=4, timeout=3, open=False,
-                    reconnect_timeout=0, configure=lambda conn: set_json_loads(loads, conn),
-                    kwargs={"connect_timeout": 3, "row_factory": dict_row, "autocommit": True,
-                            "client_encoding": "UTF8",  # whatever PGCLIENTENCODING says
-                            "options": self.options})
-                pool.open(wait=False)
+                pool = opened_pool(self.url, self.options, self.deadline)
                 try:
                     with pool.connection() as conn:
                         migrate(conn)
@@ -89,29 +67,37 @@ class PostgresStore(Store):
 
     @contextmanager
     def _errors(self):
-        """Database errors as StoreError (StoreBusy when the server cannot be reached or a
-        wait ran out)."""
+        """Database errors as StoreError, StoreBusy if it may pass; each noted for health()."""
         try:
             yield
         except PoolTimeout as err:
+            self._failed = time.monotonic()
             raise StoreBusy(f"{self.location}: no connection to PostgreSQL: {err}") from err
         except (psycopg.OperationalError, psycopg.errors.QueryCanceled,
                 psycopg.errors.LockNotAvailable) as err:
+            self._failed = time.monotonic()
             raise StoreBusy(f"{self.location}: {err}".strip()) from err
         except psycopg.Error as err:
+            self._failed = time.monotonic()
             raise StoreError(f"{self.location}: {err}".strip()) from err
 
     @contextmanager
+    def _writing(self):
+        """A write's errors as _errors has them, its success noted for health()."""
+        with self._errors():
+            yield
+        self._written = time.monotonic()
+
+    @contextmanager
     def _transaction(self):
-        """A connection in a transaction."""
-        with self._errors(), self._connection() as conn, conn.transaction():
+        """A connection in a transaction that writes."""
+        with self._writing(), self._connection() as conn, conn.transaction():
             yield conn
 
     def _read(self, work):
-        """`work(conn)`, its statements each committing by itself (fewer round trips). If
-        the connection turns out cut (a restart of the server ends them all), the pool's
-        others are checked, the cut ones replaced, and `work` runs once more: a read may be
-        repeated, where a write might be done twice."""
+        """`work(conn)` in autocommit, once more on another connection if this one was cut."""
+        # A restart of the server ends every connection: the pool's others are checked and
+        # the cut ones replaced. A read may be repeated, where a write might be done twice.
         with self._errors():
             conn = None
             try:
@@ -124,44 +110,15 @@ class PostgresStore(Store):
             with self._connection() as conn:
                 return work(conn)
 
-    def _take_unchecked(self):
-        """The digest of the thread's key if find_key answered it without looking and no
-        statement has checked it since: the caller's statement checks it."""
-        digest, self._unchecked.digest = getattr(self._unchecked, "digest", None), None
-        return digest
-
-    def _refused(self, digest):
-        self._keys.pop(digest, None)
-        return KeyRevoked()
-
-    def _check(self, conn, digest):
-        """Raise KeyRevoked if the key with `digest` (None: none to check) is gone."""
-        if digest is not None and not conn.execute(f"SELECT {KNOWN} AS known",
-                                                   (digest,)).fetchone()["known"]:
-            raise self._refused(digest)
-
     def _call(self, call, args, refusals):
-        """One statement, so one transaction and one round trip (a function of schema.py,
-        not called if the thread's key is gone): the value it returns, or the exception
-        `refusals` names for its SQLSTATE. A statement that lost a name to a create or a
-        rename under way beside it (schema.py, version 5) is sent again: it did nothing,
-        and the name is seen taken now."""
-        digest = self._take_unchecked()
-        with self._errors(), self._connection() as conn:
-            for attempt in range(NAME_RACES):
-                try:
-                    row = conn.execute(*called(call, args, digest)).fetchone()
-                    break
-                except psycopg.errors.ExclusionViolation:
-                    if attempt == NAME_RACES - 1:
-                        raise
-                except psycopg.Error as err:
-                    if err.sqlstate in refusals:
-                        raise refusals[err.sqlstate]() from None
+        """The row of one write statement, or the refusal its SQLSTATE maps to in `refusals`."""
+        with self._writing(), self._connection() as conn:
+            try:
+                return conn.execute(call, args).fetchone()
+            except psycopg.Error as err:
+                if err.sqlstate not in refusals:
                     raise
-        if not row["known"]:
-            raise self._refused(digest)
-        return row["value"]
+                raise refusals[err.sqlstate](err) from None
 
     # Keys and tenants
 
@@ -176,33 +133,17 @@ class PostgresStore(Store):
         return key
 
     def find_key(self, digest):
-        self._unchecked.digest = None
         if unstorable(digest):
             return None
-        key = self._keys.get(digest)
-        if key is not None:
-            self._unchecked.digest = digest
-            return key
-        key = self._read(lambda conn: conn.execute(
+        return self._read(lambda conn: conn.execute(
             f"SELECT {KEY_COLUMNS} FROM keys WHERE digest = %s", (digest,)).fetchone())
-        if key is not None:
-            if len(self._keys) >= KEPT_KEYS:
-                self._keys.clear()
-            self._keys[digest] = key
-        return key
-
-    def confirm_key(self):
-        digest = self._take_unchecked()
-        if digest is not None:
-            self._read(lambda conn: self._check(conn, digest))
 
     def list_keys(self):
         return self._read(lambda conn: conn.execute(
             f"SELECT {KEY_COLUMNS} FROM keys ORDER BY seq").fetchall())
 
     def revoke_key(self, key_id):
-        self._keys.clear()
-        with self._errors(), self._connection() as conn:
+        with self._writing(), self._connection() as conn:
             return conn.execute("DELETE FROM keys WHERE id = %s", (key_id,)).rowcount == 1
 
     def note_use(self, key, now):
@@ -210,10 +151,9 @@ class PostgresStore(Store):
         if (key["last_used"] or 0) > stale:
             return
         try:
-            with self._errors(), self._connection(timeout=0.5) as conn:
+            with self._writing(), self._connection(timeout=0.5) as conn:
                 conn.execute("UPDATE keys SET last_used = %s WHERE id = %s"
                              " AND coalesce(last_used, 0) <= %s", (now, key["id"], stale))
-            key["last_used"] = now  # as find_key answers it next
         except StoreBusy:
             pass  # bookkeeping never waits: the next request writes it
 
@@ -227,83 +167,53 @@ class PostgresStore(Store):
     # Datasets
 
     def create_dataset(self, tenant, fields, now, idempotency=None):
-        """A create counts in one of the tenant's shards beside others, unless it has an
-        Idempotency-Key or the tenant is near its limit: then it takes them all
-        (schema.py, version 5)."""
         dataset = rules.new_dataset(fields)
         key, fingerprint = idempotency or (None, None)
-        args = (tenant, os.urandom(16).hex(), dataset["name"], rules.same_name(dataset["name"]),
-                Jsonb(own_fields(dataset)), now, self.dataset_limit, key, fingerprint,
-                now - rules.IDEMPOTENCY_TTL)
-        refusals = {LIMIT_REACHED: lambda: LimitReached(self.dataset_limit),
-                    IDEMPOTENCY_MISMATCH: lambda: IdempotencyMismatch(key),
-                    NEAR_LIMIT: NearLimit}
-        try:
-            return self._call(CREATE, (*args, key is not None), refusals)
-        except NearLimit:
-            return self._call(CREATE, (*args, True), refusals)
+        row = self._call(CREATE, (
+            tenant, os.urandom(16).hex(), dataset["name"], rules.same_name(dataset["name"]),
+            Jsonb(own_fields(dataset)), now, self.dataset_limit, key, fingerprint,
+            now - rules.IDEMPOTENCY_TTL, rules.IDEMPOTENCY_MOST,
+        ), {LIMIT_REACHED: lambda err: LimitReached(self.dataset_limit),
+            IDEMPOTENCY_MISMATCH: lambda err: IdempotencyMismatch(key),
+            REPLAY_GONE: lambda err: ReplayGone(err.diag.message_primary)})
+        return record(row)
 
     def get_dataset(self, tenant, dataset_id):
         if unstorable(dataset_id):
             return None
-        digest = self._take_unchecked()
-        row = self._read(lambda conn: conn.execute(
-            *checked(GET, (tenant, dataset_id), digest)).fetchone())
-        if digest is not None and not row["known"]:
-            raise self._refused(digest)
-        return record(row) if row and row["id"] is not None else None
+        row = self._read(lambda conn: conn.execute(GET, (tenant, dataset_id)).fetchone())
+        return None if row is None else record(row)
 
     def list_datasets(self, tenant, name=None, dataset_id=None, orderby="create_time",
                       desc=True, offset=0, limit=None):
-        """A page read before is answered again while the tenant's stamp is the one it was
-        read with (schema.py, version 4): one short query instead of the page's."""
         if unstorable(name, dataset_id):
             return [], 0
-        key = (tenant, name, dataset_id, orderby, desc, offset, limit)
-        kept = self._pages.get(key)
-        digest = self._take_unchecked()
+        query, args, summary, summary_args = listing(tenant, name, dataset_id, orderby, desc,
+                                                     offset, limit)
 
         def read(conn):
-            unchecked = digest
-            if kept is not None:
-                row = conn.execute(*checked(STAMP, (tenant,), unchecked)).fetchone()
-                if unchecked is not None and not row["known"]:
-                    return None
-                if row is not None and row["stamp"] == kept[0]:
-                    return kept
-                unchecked = None
-            query, args, summary, summary_args = listing(*key, unchecked)
             rows = conn.execute(query, args).fetchall()
             head = rows[0] if rows else conn.execute(summary, summary_args).fetchone()
-            if not head["known"]:
-                return None
-            return head["stamp"], [record(row) for row in rows], head["total"] or 0
+            return [record(row) for row in rows], head["total"] or 0
 
-        page = self._read(read)
-        if page is None:
-            raise self._refused(digest)
-        if page is not kept and page[0] is not None and len(page[1]) <= PAGE_MOST:
-            self._kept += len(page[1])
-            if self._kept > KEPT_RECORDS:
-                self._pages.clear()
-                self._kept = len(page[1])
-            self._pages[key] = page
-        return list(page[1]), page[2]
+        return self._read(read)
 
-    def update_dataset(self, tenant, dataset_id, changes, now, rename_taken=False):
-        rules.new_dataset(changes)  # raises on a field that is not a dataset's
+    def update_dataset(self, tenant, dataset_id, patch, now):
+        rules.new_dataset(patch.fields)  # raises on a field that is not a dataset's
         if unstorable(dataset_id):
             return None
-        name = changes.get("name")
-        return self._call(UPDATE, (
-            tenant, dataset_id, Jsonb(own_fields(changes)), name,
-            None if name is None else rules.same_name(name), now, rename_taken,
-        ), {NAME_TAKEN: lambda: NameTaken(name)})
+        name = patch.fields.get("name")
+        taken = lambda err: NameTaken(name)  # noqa: E731
+        row = self._call(UPDATE, (
+            tenant, dataset_id, Jsonb(own_fields(patch.fields)), name,
+            None if name is None else rules.same_name(name),
+            None if patch.parser_config is None else Jsonb(patch.parser_config),
+            None if patch.method_config is None else Jsonb(patch.method_config), now,
+        ), {NAME_TAKEN: taken, EXCLUSION_VIOLATION: taken})
+        return None if row["id"] is None else record(row)
 
     def delete_datasets(self, tenant, ids=None):
-        digest = self._take_unchecked()
         with self._transaction() as conn:
-            self._check(conn, digest)
             # The tenant's row, if it has one (a tenant without one has no datasets).
             conn.execute("SELECT 1 FROM tenants WHERE id = %s FOR UPDATE", (tenant,))
             if ids is None:
@@ -327,7 +237,13 @@ class PostgresStore(Store):
     # Operation
 
     def health(self):
-        self._read(lambda conn: conn.execute("SELECT version FROM schema_version"))
+        """Raise StoreError unless a write succeeded lately, with no error since, or now."""
+        written, failed = self._written, self._failed
+        if (written is not None and time.monotonic() - written < WRITTEN_FRESH
+                and (failed is None or failed < written)):
+            return
+        with self._transaction() as conn:  # a write that changes nothing, of the store's own
+            conn.execute("UPDATE schema_version SET version = version")
 
     def check(self):
         counts = self._read(lambda conn: conn.execute(CHECK).fetchone())
@@ -336,7 +252,8 @@ class PostgresStore(Store):
         return counts
 
     def export(self):
-        with self._transaction() as conn:
+        with (self._errors(), self._connection() as conn, unbounded(conn),
+              conn.transaction()):
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot
             conn.execute(NO_STATEMENT_TIMEOUT)
             return {
@@ -346,11 +263,12 @@ class PostgresStore(Store):
                 "datasets": [record(row) for row in conn.execute(  # by tenant, as the file
                     f"SELECT {DATASET_COLUMNS} FROM datasets ORDER BY (SELECT seq FROM tenants"
                     f" WHERE tenants.id = datasets.tenant_id), seq")],
-                "idempotency": conn.execute("SELECT tenant, key, fingerprint, created, dataset"
-                                            " FROM idempotency ORDER BY created").fetchall()}
+                "idempotency": conn.execute(
+                    "SELECT tenant, key, fingerprint, created, dataset_id FROM idempotency"
+                    " ORDER BY created, tenant, key").fetchall()}
 
     def import_(self, data):
-        with self._transaction() as conn:
+        with self._transaction() as conn, unbounded(conn):
             if conn.execute("SELECT EXISTS (SELECT FROM tenants) OR EXISTS (SELECT FROM keys)"
                             " AS used").fetchone()["used"]:
                 raise StoreError(f"{self.location} is not empty: import only into a new store")
@@ -367,11 +285,12 @@ class PostgresStore(Store):
                         copy.write_row((d["tenant_id"], d["id"], d["name"],
                                         rules.same_name(d["name"]), Jsonb(own_fields(d)),
                                         d["create_time"], d["update_time"]))
+                cur.executemany("INSERT INTO idempotency (tenant, key, fingerprint, created,"
+                                " dataset_id) VALUES (%(tenant)s, %(key)s, %(fingerprint)s,"
+                                " %(created)s, %(dataset_id)s)", data["idempotency"])
                 cur.execute("UPDATE tenants t SET datasets = (SELECT count(*) FROM datasets d"
-                            " WHERE d.tenant_id = t.id)")
-                cur.executemany("INSERT INTO idempotency VALUES (%s, %s, %s, %s, %s)",
-                                [(e["tenant"], e["key"], e["fingerprint"], e["created"],
-                                  Jsonb(e["dataset"])) for e in data["idempotency"]])
+                            " WHERE d.tenant_id = t.id), remembered = (SELECT count(*)"
+                            " FROM idempotency i WHERE i.tenant = t.id)")
 
     def close(self):
         with self._mutex:

@@ -5,6 +5,8 @@ import logging
 from psycopg.rows import tuple_row
 
 from app.store import StoreError
+from app.store.postgres.connections import unbounded
+from app.store.postgres.version6 import VERSION_6
 
 log = logging.getLogger(__name__)
 MIGRATIONS = [  # one entry per schema version; never edit one that has shipped
@@ -256,6 +258,7 @@ MIGRATIONS = [  # one entry per schema version; never edit one that has shipped
         RETURN made;
     END $$;
     """,
+    VERSION_6,
 ]
 MIGRATION_LOCK = 0x64617461  # the advisory lock held while the schema is upgraded
 # For upgrades, `store export` and `store import`, which may rightly take minutes on a large
@@ -269,23 +272,35 @@ def migrate(conn):
     if encoding != "UTF8":  # names of any script, compared and ordered as the JSON file does
         raise StoreError(f"the database's encoding is {encoding}, not UTF8: make it with "
                          f"`createdb --encoding=UTF8 --locale=C.UTF-8 --template=template0`")
-    conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
-    try:
-        with conn.transaction():  # all of an upgrade, or none of it
-            conn.execute(NO_STATEMENT_TIMEOUT)  # an upgrade of a large table may take minutes
-            conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer NOT NULL)")
-            row = conn.cursor(row_factory=tuple_row).execute(
-                "SELECT version FROM schema_version").fetchone()
-            version = row[0] if row else 0
-            if version > len(MIGRATIONS):
-                raise StoreError(f"the database's schema (version {version}) is newer than "
-                                 f"this server's ({len(MIGRATIONS)}): upgrade the server")
-            for number, migration in enumerate(MIGRATIONS[version:], version + 1):
-                conn.execute(migration)
-                conn.execute("DELETE FROM schema_version")
-                conn.execute("INSERT INTO schema_version VALUES (%s)", (number,))
-                log.info("PostgreSQL schema upgraded to version %d", number)
-    finally:
-        conn.commit()  # before the unlock: the next server must see the upgrade done
-        conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
-        conn.commit()
+    if version_of(conn) == len(MIGRATIONS):
+        return  # within the connection's deadline: a server that starts mostly finds this
+    with unbounded(conn):  # waiting for another server's upgrade, or doing one, takes time
+        conn.execute("SELECT pg_advisory_lock(%s)", (MIGRATION_LOCK,))
+        try:
+            with conn.transaction():  # all of an upgrade, or none of it
+                conn.execute(NO_STATEMENT_TIMEOUT)
+                conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version integer"
+                             " NOT NULL)")
+                version = version_of(conn)
+                if version > len(MIGRATIONS):
+                    raise StoreError(f"the database's schema (version {version}) is newer "
+                                     f"than this server's ({len(MIGRATIONS)}): upgrade the "
+                                     f"server")
+                for number, migration in enumerate(MIGRATIONS[version:], version + 1):
+                    conn.execute(migration)
+                    conn.execute("DELETE FROM schema_version")
+                    conn.execute("INSERT INTO schema_version VALUES (%s)", (number,))
+                    log.info("PostgreSQL schema upgraded to version %d", number)
+        finally:
+            conn.commit()  # before the unlock: the next server must see the upgrade done
+            conn.execute("SELECT pg_advisory_unlock(%s)", (MIGRATION_LOCK,))
+            conn.commit()
+
+
+def version_of(conn):
+    """The schema version of the database (0: none yet)."""
+    cur = conn.cursor(row_factory=tuple_row)
+    if not cur.execute("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()[0]:
+        return 0
+    row = cur.execute("SELECT version FROM schema_version").fetchone()
+    return row[0] if row else 0

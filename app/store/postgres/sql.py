@@ -13,28 +13,26 @@ SAME_NAME = "tenant_id || name_key = %s"  # a lookup by the unique hash index
 BIGINT = 2 ** 63 - 1  # the largest LIMIT and OFFSET PostgreSQL takes
 DATASET_COLUMNS = "id, tenant_id, name, fields, create_time, update_time"
 KEY_COLUMNS = "id, tenant, name, digest, created, last_used"
-# A tenant's count of datasets: its row's and its shards' (schema.py, version 5), as an
-# expression of the row `t`.
-TOTAL = ("(t.datasets + coalesce((SELECT sum(s.datasets) FROM tenant_shards s"
-         " WHERE s.tenant = t.id), 0))::int")
-TENANTS = (f"SELECT t.id, t.created, (SELECT count(*) FROM keys k WHERE k.tenant = t.id)::int"
-           f" AS keys, {TOTAL} AS datasets FROM tenants t ORDER BY t.seq")
+TENANTS = ("SELECT t.id, t.created, (SELECT count(*) FROM keys k WHERE k.tenant = t.id)::int"
+           " AS keys, t.datasets FROM tenants t ORDER BY t.seq")
 CHECK = ("SELECT (SELECT count(*) FROM keys)::int AS keys,"
          " (SELECT count(*) FROM tenants)::int AS tenants,"
          " (SELECT count(*) FROM datasets)::int AS datasets,"
-         f" (SELECT count(*) FROM tenants t WHERE {TOTAL} <>"
+         " (SELECT count(*) FROM tenants t WHERE t.datasets <>"
          "  (SELECT count(*) FROM datasets d WHERE d.tenant_id = t.id))::int AS wrong")
-# The functions of schema.py, and the SQLSTATEs of their refusals
-CREATE = "create_dataset(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
-UPDATE = "update_dataset(%s, %s, %s, %s, %s, %s, %s)"
-LIMIT_REACHED, IDEMPOTENCY_MISMATCH, NAME_TAKEN, NEAR_LIMIT = "DA001", "DA002", "DA003", "DA004"
+GET = f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s AND id = %s"
+# The functions of schema.py (version6.py), and the SQLSTATEs of their refusals
+CREATE = (f"SELECT {DATASET_COLUMNS} FROM"
+          f" create_dataset(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
+UPDATE = f"SELECT {DATASET_COLUMNS} FROM update_dataset(%s, %s, %s, %s, %s, %s, %s, %s)"
+LIMIT_REACHED, IDEMPOTENCY_MISMATCH, NAME_TAKEN, REPLAY_GONE = "DA001", "DA002", "DA003", "DA005"
+EXCLUSION_VIOLATION = "23P01"  # a rename's name taken by a create that committed meanwhile
 
 
 def loads(data):
-    """A jsonb value as json.loads reads it, read by orjson (several times faster) unless that
-    could differ: orjson reads an integer past 64 bits as a float, and refuses infinities
-    and lone surrogates, which json.loads takes. (A regular expression would cost more than
-    the parse; counting digits, then their runs, does not.)"""
+    """A jsonb value as json.loads reads it (orjson's reading where it is the same)."""
+    # orjson reads an integer past 64 bits as a float, and refuses infinities and lone
+    # surrogates, which json.loads takes: a text with a run of 19 digits or more is json's.
     if (len(data) - len(data.translate(None, DIGITS)) < LONG
             or max(map(len, data.translate(DIGITS_ONLY).split())) < LONG):
         try:
@@ -56,42 +54,14 @@ def record(row):
 
 
 def unstorable(*values):
-    """Whether a string holds a NUL: PostgreSQL refuses one in text, so no stored id, name
-    or digest has it and a lookup of one finds nothing (as in the JSON engine)."""
+    """Whether a string holds a NUL, which no stored id, name or digest can."""
+    # PostgreSQL refuses a NUL in text: a lookup of one finds nothing, as in the JSON engine.
     return any(value is not None and "\x00" in value for value in values)
 
 
-# What a kept page of a tenant's list is good for: its row's stamp, renewed by updates and
-# deletes, with its count, raised by every create (schema.py, versions 4 and 5).
-STAMP = f"SELECT t.stamp::text || ' ' || {TOTAL} AS stamp FROM tenants t WHERE t.id = %s"
-GET = f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s AND id = %s"
-KNOWN = "EXISTS (SELECT FROM keys WHERE digest = %s)"  # whether a key is still there
-
-
-def called(call, args, digest):
-    """(query, args) of a function's `call`, whose row has the value it returns and `known`:
-    whether the key with `digest` is there (a CASE does not call the function if not), or
-    true if `digest` is None."""
-    if digest is None:
-        return f"SELECT {call} AS value, true AS known", args
-    return (f"SELECT CASE WHEN known THEN {call} END AS value, known FROM (SELECT {KNOWN}"
-            f" AS known) k", (*args, digest))
-
-
-def checked(query, args, digest):
-    """(query, args) of a read of one row at most that also says whether the key with
-    `digest` is there: one row, with `known`, and the read's columns NULL if it found
-    nothing. As they were if `digest` is None."""
-    if digest is None:
-        return query, args
-    return f"SELECT * FROM (SELECT {KNOWN} AS known) k LEFT JOIN ({query}) q ON true", (
-        digest, *args)
-
-
-def listing(tenant, name, dataset_id, orderby, desc, offset, limit, digest=None):
-    """(query, args, summary, summary_args) of Store.list_datasets: the query gives the page
-    with the number of matches (`total`), the tenant's stamp and `known` (as `called`'s) on
-    each row; `summary` gives those three alone, for a page without rows."""
+def listing(tenant, name, dataset_id, orderby, desc, offset, limit):
+    """(query, args, summary, summary_args) of a page with `total` on each row, and of
+    `total` alone for a page without rows."""
     where, args = "tenant_id = %s", [tenant]
     if name is not None:
         where, args = f"{where} AND {SAME_NAME}", args + [tenant + rules.same_name(name)]
@@ -101,16 +71,13 @@ def listing(tenant, name, dataset_id, orderby, desc, offset, limit, digest=None)
     if limit is not None and limit > BIGINT:
         limit = None
     if name is None and dataset_id is None:  # the tenant's count, kept by its writes
-        count, count_args = f"(SELECT {TOTAL} FROM tenants t WHERE t.id = %s)", [tenant]
+        count, count_args = "(SELECT t.datasets FROM tenants t WHERE t.id = %s)", [tenant]
     else:  # one at most: names and ids are unique
         count, count_args = f"(SELECT count(*) FROM datasets WHERE {where})", args
-    known = "true" if digest is None else KNOWN
-    summary = f"{count} AS total, ({STAMP}) AS stamp, {known} AS known"
-    summary_args = (*count_args, tenant) + (() if digest is None else (digest,))
-    query = (f"SELECT {DATASET_COLUMNS}, {summary} FROM datasets WHERE {where} ORDER BY"
+    query = (f"SELECT {DATASET_COLUMNS}, {count} AS total FROM datasets WHERE {where} ORDER BY"
              f" {ORDER_BY[orderby].format(direction)}, seq {direction} LIMIT %s OFFSET %s")
-    return (query, (*summary_args, *args, limit, min(offset, BIGINT)),
-            f"SELECT {summary}", summary_args)
+    return (query, (*count_args, *args, limit, min(offset, BIGINT)),
+            f"SELECT {count} AS total", count_args)
 
 
 def own_fields(dataset):
