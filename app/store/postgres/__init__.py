@@ -25,6 +25,7 @@ from app.store.postgres.sql import (CHECK, CREATE, DATASET_COLUMNS, EXCLUSION_VI
 WAIT_MOST = 5  # seconds a statement may wait for a lock or run, at most (LOCK_TIMEOUT below)
 ANSWER_MARGIN = 1  # seconds past that before a server that does not answer is given up
 WRITTEN_FRESH = 10  # seconds a successful write vouches for the store (health)
+DEADLOCKS = 5  # times a write undone by a deadlock is sent, at most
 
 
 class PostgresStore(Store):
@@ -113,12 +114,18 @@ class PostgresStore(Store):
     def _call(self, call, args, refusals):
         """The row of one write statement, or the refusal its SQLSTATE maps to in `refusals`."""
         with self._writing(), self._connection() as conn:
-            try:
-                return conn.execute(call, args).fetchone()
-            except psycopg.Error as err:
-                if err.sqlstate not in refusals:
-                    raise
-                raise refusals[err.sqlstate](err) from None
+            for attempt in range(DEADLOCKS):
+                try:
+                    return conn.execute(call, args).fetchone()
+                except psycopg.errors.DeadlockDetected:
+                    # A create and a rename claiming one name each wait for the other's
+                    # exclusion check; the one PostgreSQL undoes did nothing: send it again.
+                    if attempt == DEADLOCKS - 1:
+                        raise
+                except psycopg.Error as err:
+                    if err.sqlstate not in refusals:
+                        raise
+                    raise refusals[err.sqlstate](err) from None
 
     # Keys and tenants
 

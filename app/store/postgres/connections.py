@@ -39,7 +39,8 @@ class Connection(psycopg.Connection):
     def wait(self, gen, interval=0.1, timeout=None):
         try:
             return super().wait(gen, interval, self.deadline if timeout is None else timeout)
-        except psycopg.errors._WaitTimeout:  # psycopg's own, raised by `timeout` alone
+        # psycopg names no public error for a wait past its `timeout`: its wait() raises this.
+        except psycopg.errors._WaitTimeout:
             self.close()  # where it is in the protocol is unknown: the pool makes another
             raise Unanswered(f"no answer from the server in {self.deadline} s") from None
 
