@@ -147,8 +147,7 @@ KINDS = {"keys": "key", "tenants": "tenant", "datasets": "dataset",
 
 
 def writable(data):
-    """(the export `data` without the records JSON cannot hold, [(kind, record, why)] of
-    those left out)."""
+    """The export without the records JSON cannot hold, and [(kind, record, why)] of those."""
     kept, skipped = {}, []
     for table, records in data.items():
         kept[table] = []

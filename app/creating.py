@@ -20,7 +20,7 @@ def legacy_fields(name, config):
 
 def current_fields(sent, config):
     """A dataset made by the current API from the loaded body `sent`, with RAGFlow's defaults."""
-    method = sent.get("chunk_method", "naive")
+    method = sent.get("chunk_method", rules.DATASET_FIELDS["chunk_method"])
     parser_config = sent.get("parser_config")
     if parser_config is None:
         llm = {"llm_id": config["LLM_ID"]} if config["LLM_ID"] else {}
@@ -35,7 +35,8 @@ def current_fields(sent, config):
         models.check_model(model, config)
     return {"name": sent["name"], "avatar": sent.get("avatar"),
             "description": sent.get("description"), "embedding_model": model,
-            "permission": sent.get("permission", "me"), "chunk_method": method,
+            "permission": sent.get("permission", rules.DATASET_FIELDS["permission"]),
+            "chunk_method": method,
             "parser_config": parser_config, "language": config["LANGUAGE"]}
 
 

@@ -36,7 +36,10 @@ def name_of(body):
         raise argument_error("Request body must be a JSON object.")
     if body.keys() == {"name", "dataset_name"}:  # unknown fields are reported first
         raise argument_error("Give either 'name' or 'dataset_name', not both.")
-    return create_schemas[current_app.config["NAME_RULE"]].load(body)
+    try:
+        return create_schemas[current_app.config["NAME_RULE"]].load(body)
+    except ValidationError as err:
+        raise ApiError(400, DATA_ERROR, first_message(err.messages)) from None
 
 
 @bp.post("/dataset")

@@ -6,43 +6,17 @@ name in a tenant of as many datasets.
 Prints the median time of each create and their ratio. The database's tables are emptied.
 """
 
-import os
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
-from contextlib import contextmanager
 
 import psycopg
 
 from app.store.postgres import PostgresStore
+from harness import pgserver
 
-BIN = "/usr/lib/postgresql/15/bin"
 TAKEN = 2000  # x(1)... x(TAKEN) taken, and x
 ROUNDS = 300
-
-
-@contextmanager
-def throwaway_server():
-    """The URL of a PostgreSQL server in a folder of its own, removed after."""
-    folder = tempfile.mkdtemp(prefix="bench-names-")
-    data, socket_dir = os.path.join(folder, "data"), folder
-    prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-    if prefix:
-        shutil.chown(folder, "postgres", "postgres")
-    run = lambda *args: subprocess.run(prefix + list(args), check=True,  # noqa: E731
-                                       capture_output=True, timeout=120)
-    run(f"{BIN}/initdb", "-D", data, "-U", "postgres", "--auth=trust", "--no-sync", "-E", "UTF8")
-    port = 20000 + os.getpid() % 10000
-    run(f"{BIN}/pg_ctl", "-D", data, "-o", f"-p {port} -k {socket_dir} -c listen_addresses="
-        f"127.0.0.1 -c synchronous_commit=on", "-l", os.path.join(folder, "log"), "-w", "start")
-    try:
-        yield f"postgresql://postgres@127.0.0.1:{port}/postgres"
-    finally:
-        run(f"{BIN}/pg_ctl", "-D", data, "-m", "immediate", "stop")
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 def timed(work):
@@ -83,8 +57,11 @@ def main():
     if len(sys.argv) > 1:
         measure(sys.argv[1])
     else:
-        with throwaway_server() as url:
-            measure(url)
+        server = pgserver.Server()
+        try:
+            measure(server.url())
+        finally:
+            server.stop()
 
 
 if __name__ == "__main__":

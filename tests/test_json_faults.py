@@ -181,6 +181,12 @@ def test_an_export_put_in_place_is_given_a_journal(tmp_path):
     os.rename(tmp_path / "export.json", db)
     result = live.cli(db, "store", "check")
     assert result.returncode == 0 and "1 datasets" in result.stdout, result.stderr
+    # From then on it is a store like any other: losing its journal is refused.
+    assert Api(json_app(db).test_client(), api.headers["Authorization"][7:]).create(
+        "b").status_code == 200
+    os.remove(tmp_path / "db.json.wal")
+    result = live.cli(db, "store", "check")
+    assert result.returncode == 1 and "db.json.wal is missing" in result.stderr
 
 
 def test_a_store_removed_under_a_process_is_not_made_anew_by_it(tmp_path):

@@ -43,7 +43,7 @@ def test_the_largest_numbers_stored_are_taken_and_read_back(current):
     assert got["raptor"]["random_seed"] == BIG - 1 and got["pages"] == [[-BIG, BIG - 1]]
 
 
-@pytest.mark.parametrize("value", ["Infinity", "-Infinity", "NaN"])
+@pytest.mark.parametrize("value", ["Infinity", "-Infinity", "NaN", "1" + "0" * 400])
 def test_a_float_field_refuses_what_is_not_finite(current, value):
     response = send(current, "POST", current.URL,
                     f'{{"name": "kb", "parser_config": {{"filename_embd_weight": {value}}}}}')

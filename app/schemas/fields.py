@@ -124,7 +124,10 @@ class Float(Strict, fields.Float):
     def _deserialize(self, value, attr, data, **kwargs):
         if type(value) not in (int, float):
             raise self.make_error("invalid")
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an integer past a float's range
+            raise ValidationError("Input should be a finite number") from None
 
 
 class Bool(Strict, fields.Boolean):

@@ -1,9 +1,4 @@
-"""The storage interface, its errors, and the choice of engine.
-
-Views, auth and the CLI call the operations of `Store` and nothing else. Two engines
-implement it: the JSON file (`jsonfile`, the default) and PostgreSQL (`postgres`, when
-DATASET_API_DATABASE_URL is set). Records are plain dicts (see `rules.new_dataset`).
-"""
+"""The storage interface (an abstract class of domain operations), its errors, the engine."""
 
 import abc
 
@@ -55,15 +50,11 @@ class ReplayGone(Exception):
 
 
 class Store(abc.ABC):
-    """The operations every engine implements. Times are integer ms since the epoch.
-
-    `location` names where the store is, for messages (a path, or a URL without password).
-
-    Keys: {"id", "tenant", "name", "digest", "created", "last_used"}.
-    Tenants: {"id", "created", "keys", "datasets"} (the last two are counts).
-    Datasets: the fields of `rules.DATASET_FIELDS`, plus "id", "tenant_id", "created_by",
-    "create_time", "update_time". Every record returned is the caller's own to keep.
-    """
+    """The operations every engine implements, on plain records that are the caller's own."""
+    # Times are integer ms since the epoch; `location` names the store for messages (a path, or
+    # a URL without password). Keys: {id, tenant, name, digest, created, last_used}. Tenants:
+    # {id, created, keys, datasets} (two counts). Datasets: rules.DATASET_FIELDS, plus id,
+    # tenant_id, created_by, create_time, update_time.
 
     location = None
 
@@ -87,8 +78,7 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def note_use(self, key, now):
-        """Record a key's last use, at most once a minute (rules.TOUCH_INTERVAL); skipped,
-        not waited for, when the store is busy."""
+        """Record a key's last use, at most once a minute; skipped, never waited for, when busy."""
 
     @abc.abstractmethod
     def tenant_exists(self, tenant):
@@ -102,12 +92,10 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def create_dataset(self, tenant, fields, now, idempotency=None):
-        """Add a dataset with `fields` (rules.DATASET_FIELDS, defaults filled in), its name
-        made free with rules.free_name; return the record. LimitReached if the tenant has
-        its limit of datasets (config TENANT_DATASET_LIMIT) already. `idempotency` = (key,
-        fingerprint): a key this tenant used in the last day returns the current record of
-        the dataset it made, ReplayGone if that was deleted, IdempotencyMismatch if the
-        fingerprint differs."""
+        """Add a dataset of `fields` under the first free name (rules.free_name); its record."""
+        # LimitReached past the tenant's limit (TENANT_DATASET_LIMIT). `idempotency` = (key,
+        # fingerprint): a key the tenant used in the last day answers the current record of the
+        # dataset it made, ReplayGone if that was deleted, IdempotencyMismatch for another body.
 
     @abc.abstractmethod
     def get_dataset(self, tenant, dataset_id):
@@ -116,22 +104,20 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def list_datasets(self, tenant, name=None, dataset_id=None, orderby="create_time",
                       desc=True, offset=0, limit=None):
-        """(records, total): the tenant's datasets matching the filters (`name` compared
-        case-insensitively), ordered by `orderby` (rules.ORDERS) with ties in creation
-        order (the whole order reversed when `desc`), `limit` of them (None: all) from
-        `offset`; `total` counts every match."""
+        """(records, total) of the tenant's datasets matching the filters, one page of them."""
+        # `name` is compared by rules.same_name; ordered by `orderby` (rules.ORDERS), ties in
+        # creation order, all reversed when `desc`; `limit` of them (None: all) from `offset`;
+        # `total` counts every match.
 
     @abc.abstractmethod
     def update_dataset(self, tenant, dataset_id, patch, now):
-        """Apply the rules.Patch to the dataset as it is now (rules.patched) and set
-        update_time; return the record, or None if the tenant has no such dataset. A new
-        name that another of the tenant's datasets has raises NameTaken."""
+        """Apply the rules.Patch to the dataset as it is now; the record, or None if none."""
+        # update_time is set; a new name another of the tenant's datasets has raises NameTaken.
 
     @abc.abstractmethod
     def delete_datasets(self, tenant, ids=None):
-        """Delete the tenant's datasets with these ids (None: all of them), all or none;
-        return the deleted records. Raises NotFound, deleting nothing, if any is not the
-        tenant's."""
+        """Delete these datasets of the tenant (None: all), all or none; the deleted records."""
+        # NotFound, deleting nothing, if any of the ids is not the tenant's.
 
     # Operation
 
@@ -145,9 +131,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def export(self):
-        """Everything, as {"keys": [...], "tenants": [...], "datasets": [...],
-        "idempotency": [...]}, each list in creation order (datasets by tenant, in the
-        tenants' order)."""
+        """Everything: {keys, tenants, datasets, idempotency}, each list in creation order."""
+        # Datasets are listed by tenant, in the tenants' order.
 
     @abc.abstractmethod
     def import_(self, data):

@@ -74,9 +74,9 @@ def deep_merge(base, over):
 
 
 class Patch(NamedTuple):
-    """A change of one dataset, made by the engine to its current record: `fields` set,
-    `parser_config` merged into the current one (rules.deep_merge), and `method_config` the
-    parser_config a new chunk_method brings when no parser_config is merged."""
+    """A change of one dataset that the engine makes to its record as it is (see `patched`)."""
+    # `fields` are set; `parser_config` is merged into the current one (deep_merge); else
+    # `method_config` is the parser_config that a new chunk_method brings.
 
     fields: dict
     parser_config: dict | None = None
@@ -108,8 +108,7 @@ def out_of_range(value, path=()):
 
 
 def legacy_defaults(config):
-    """What a dataset made by the legacy API holds beside its name (the configured model
-    and language, and the legacy parser_config)."""
+    """What a dataset made by the legacy API holds beside its name, by the configuration."""
     return {"embedding_model": config["EMBD_ID"], "language": config["LANGUAGE"],
             "parser_config": {"pages": [[1, 1000000]]}}
 

@@ -25,9 +25,7 @@ class JsonStore(Store):
     def __init__(self, path, config):
         self.path = self.location = os.path.abspath(path)
         self.dataset_limit = int(config["TENANT_DATASET_LIMIT"])
-        self.legacy_defaults = {"embedding_model": config.get("EMBD_ID"),
-                                "language": config.get("LANGUAGE", "English"),
-                                "parser_config": {"pages": [[1, 1000000]]}}
+        self.legacy_defaults = rules.legacy_defaults(config)  # of a first-format store
         self.engine = Engine(path, float(config["LOCK_TIMEOUT"]), int(config["JOURNAL_LIMIT"]),
                              self._upgrade, expired)
         files.make_folder(self.engine.folder)
@@ -122,6 +120,9 @@ class JsonStore(Store):
                       "id": uuid.uuid4().hex, "create_time": now, "update_time": now}
             table = tenant_table(tenant)
             changes.append(("put", table, state.next_id(table), stored))
+            if not state.taken(tenant) and not state.tenant_exists(tenant):  # as by a key
+                changes.append(("put", TENANTS, state.next_id(TENANTS),
+                                {"id": tenant, "created": now}))
             if idempotency:
                 changes.append(("put", IDEMPOTENCY, state.next_id(IDEMPOTENCY),
                                 {"tenant": tenant, "key": idempotency[0],

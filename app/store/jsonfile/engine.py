@@ -191,18 +191,19 @@ class Engine:
             files.write_atomic(self.path, layout.serialise({layout.META: {"1": meta}}))
         else:
             try:
-                meta = self._read_file()[layout.META]["1"]
+                tables = self._read_file()
             except StoreError:
                 tables = self.upgrade(self.path)  # raises the fault if it is no older store
-                meta = new_meta(MADE, None)
-                files.write_atomic(self.path, layout.serialise({layout.META: {"1": meta},
-                                                                **tables}))
             else:
-                if meta["version"] != 0:
+                if tables.pop(layout.META)["1"]["version"] != 0:
                     raise StoreError(f"{self.journal_path} is missing, and with it the commits "
                                      f"since {self.path} was written: put the journal back, or "
                                      f"take the file as it is with `ragflow-dataset-api store "
                                      f"reset-journal`")
+            # Past version 0, so that a journal lost from here on is refused too.
+            meta = new_meta(MADE, None)
+            files.write_atomic(self.path, layout.serialise({layout.META: {"1": meta},
+                                                            **tables}))
         files.write_atomic(self.journal_path, header(meta))
 
     def reset_journal(self):

@@ -159,8 +159,10 @@ class PostgresStore(Store):
             return
         try:
             with self._writing(), self._connection(timeout=0.5) as conn:
-                conn.execute("UPDATE keys SET last_used = %s WHERE id = %s"
-                             " AND coalesce(last_used, 0) <= %s", (now, key["id"], stale))
+                conn.execute("UPDATE keys SET last_used = %s WHERE id = (SELECT id FROM keys"
+                             " WHERE id = %s AND coalesce(last_used, 0) <= %s"
+                             " FOR UPDATE SKIP LOCKED)",  # a key another write holds: skipped
+                             (now, key["id"], stale))
         except StoreBusy:
             pass  # bookkeeping never waits: the next request writes it
 

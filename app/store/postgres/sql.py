@@ -60,8 +60,7 @@ def unstorable(*values):
 
 
 def listing(tenant, name, dataset_id, orderby, desc, offset, limit):
-    """(query, args, summary, summary_args) of a page with `total` on each row, and of
-    `total` alone for a page without rows."""
+    """(query, args, summary, summary_args): a page with `total` on each row, and `total` alone."""
     where, args = "tenant_id = %s", [tenant]
     if name is not None:
         where, args = f"{where} AND {SAME_NAME}", args + [tenant + rules.same_name(name)]

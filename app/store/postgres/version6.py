@@ -79,7 +79,7 @@ BEGIN
         ON CONFLICT (id) DO UPDATE SET datasets = t.datasets + 1 RETURNING t.datasets
         INTO held;
     IF idempotency_ IS NOT NULL THEN
-        DELETE FROM idempotency i WHERE i.tenant = tenant_ AND i.created <= expired_;
+        DELETE FROM idempotency i WHERE i.tenant = tenant_ AND i.created < expired_;
         GET DIAGNOSTICS pruned = ROW_COUNT;
         SELECT i.fingerprint, i.dataset_id INTO entry FROM idempotency i
             WHERE i.tenant = tenant_ AND i.key = idempotency_;
@@ -145,7 +145,8 @@ BEGIN
             RETURNING t.remembered INTO kept;
         IF kept > most_ THEN
             DELETE FROM idempotency i WHERE (i.tenant, i.key) IN (
-                SELECT o.tenant, o.key FROM idempotency o WHERE o.tenant = tenant_
+                SELECT o.tenant, o.key FROM idempotency o
+                WHERE o.tenant = tenant_ AND o.key <> idempotency_
                 ORDER BY o.created, o.key LIMIT kept - most_);
             UPDATE tenants t SET remembered = most_ WHERE t.id = tenant_;
         END IF;
