@@ -2,7 +2,7 @@
 
 import statistics
 
-# (system, operation, other system, its operation, lowest ratio of req/s): the targets.
+# (system, operation, other system, its operation, lowest ratio of req/s): the targets.
 TARGETS = [("ours-json", op, other, op, least)
            for other, least, ops in (("ceiling", 0.8, ("legacy-list", "list")),
                                      ("peer-sqlite", 1.5, ("legacy-list", "list")),
@@ -10,6 +10,7 @@ TARGETS = [("ours-json", op, other, op, least)
            for op in ops]
 TARGETS += [("ours-pg", op, "peer-pg", op, 1.0)
             for op in ("legacy-list", "list", "legacy-create", "create")]
+TARGETS += [("ours-pg", "update", "peer-pg", "update", 0.8)]
 TARGETS += [(ours, op, ours, "legacy-list", 0.9)
             for ours in ("ours-json", "ours-pg") for op in ("list", "get")]
 CREATE_SIZES = (1000, 50000)  # the JSON engine's create at the second within 1.25x of the first
