@@ -6,7 +6,7 @@ from marshmallow import ValidationError
 from app import auth, creating, models
 from app.errors import ARGUMENT_ERROR, CURRENT_API, DATA_ERROR, SUCCESS, current_error
 from app.schemas import current
-from app.cached import per_query_string
+from app.cached import Pages, per_query_string
 from app.schemas.fields import check_storable, pydantic_text
 from app.store import NameTaken, NotFound, get_store, rules
 
@@ -66,9 +66,18 @@ def create_dataset():
 list_query = per_query_string(lambda: load(current.list_schema, request.args.to_dict()))
 
 
+pages = Pages()
+
+
 @bp.get("")
 def list_datasets():
     query = list_query()
+    data, total = pages(get_store(), g.tenant_id, request.query_string, lambda: page(query))
+    return success(list(data), total_datasets=total)
+
+
+def page(query):
+    """(the rendered records, total) of a list's `query`."""
     size = query["page_size"]
     records, total = get_store().list_datasets(
         g.tenant_id, name=query.get("name"), dataset_id=query.get("id"),
@@ -79,7 +88,7 @@ def list_datasets():
             raise no_access(query[kind])
     if query["include_parsing_status"]:
         records = [{**record, **dict.fromkeys(current.PARSING_COUNTS, 0)} for record in records]
-    return success(list(map(current.rendered, records)), total_datasets=total)
+    return tuple(current.rendered.each(records)), total
 
 
 @bp.get("/<dataset_id>")

@@ -4,11 +4,13 @@ import re
 import tempfile
 import unicodedata
 
+import orjson
 from flask.json.provider import DefaultJSONProvider
 from hypothesis import example, given, settings, strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 
 from app import create_app
+from app.cached import Made, Memo
 from tests.conftest import Api, issue_key
 
 SETTINGS = settings(max_examples=200, deadline=None, derandomize=True, database=None)
@@ -188,3 +190,22 @@ def test_answers_are_encoded_as_flask_encodes_them(value, debug):
         assert ours == DefaultJSONProvider(app).response(value).get_data()
         assert app.json.response(data=value).get_data() == \
             DefaultJSONProvider(app).response(data=value).get_data()
+
+
+@SETTINGS
+@given(JSON_VALUES.filter(lambda v: "datetime" not in repr(v) and "UUID" not in repr(v)),
+       st.booleans())
+def test_answers_made_before_are_encoded_as_the_values_they_hold(value, debug):
+    """An answer kept as its JSON (app.cached.Made) gives the bytes its value gives."""
+    app = create_app({"TESTING": True, "DB_PATH": f"{tempfile.gettempdir()}/unused.json"})
+    app.debug = debug
+    with app.app_context():
+        made = Memo(lambda kept: kept)(value)
+        try:
+            orjson.dumps(value)
+        except orjson.JSONEncodeError:  # integers past 64 bits are not kept
+            assert made is value
+        else:
+            assert isinstance(made, Made)
+        assert app.json.response({"data": [made, made]}).get_data() == \
+            DefaultJSONProvider(app).response({"data": [value, value]}).get_data()

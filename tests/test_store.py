@@ -4,7 +4,7 @@ import pytest
 
 from app import create_app
 from app.store import NameTaken, NotFound, rules
-from tests.conftest import Api, issue_key
+from tests.conftest import Api, Current, issue_key
 
 
 @pytest.mark.parametrize("name, taken, expected", [
@@ -116,3 +116,31 @@ def test_list_filters_orders_and_pages_with_a_total(config):
     assert names(dataset_id=record["id"]) == (["e"], 1)
     assert names(dataset_id=record["id"], name="a") == ([], 0)
     assert names(name="zz") == ([], 0)
+
+
+def test_a_page_an_app_kept_shows_each_change_another_app_made_since(config):
+    """Lists kept for speed (app.cached.Pages) by one app, while another changes the
+    datasets: after each change, each list is the one an app keeping nothing answers."""
+    one, two = two_processes(config)
+    current_one, current_two = (Current(api.client, api.headers["Authorization"][7:])
+                                for api in (one, two))
+    made = [current_two.made(f"kb{n}") for n in range(3)]
+    queries = [{}, {"page_size": 2, "page": 2}, {"orderby": "update_time", "desc": "false"},
+               {"name": "KB1"}]
+    changes = [lambda: current_two.made("kb3"),
+               lambda: current_two.update(made[0]["id"], description="new"),
+               lambda: current_two.update(made[1]["id"], name="kb9"),
+               lambda: two.create("legacy"),
+               lambda: current_two.delete(ids=[made[2]["id"]])]
+
+    def lists(current, api):
+        return ([current.list(**query).json for query in queries],
+                api.list(count=2).json, api.list(orderby="name").json)
+
+    for change in changes:
+        assert lists(current_one, one) == lists(current_one, one)  # the second time, kept
+        change()
+        fresh = Api(create_app({**config, "CACHE": "off"}).test_client(),
+                    one.headers["Authorization"][7:])
+        assert lists(current_one, one) == lists(Current(fresh.client, fresh.headers[
+            "Authorization"][7:]), fresh)

@@ -119,6 +119,11 @@ class Store(abc.ABC):
         """Delete these datasets of the tenant (None: all), all or none; the deleted records."""
         # NotFound, deleting nothing, if any of the ids is not the tenant's.
 
+    def version(self, tenant):
+        """A value that changes with every change of the tenant's datasets; None if unknown."""
+        # For what app.cached keeps; an engine that cannot tell cheaply answers None.
+        return None
+
     # Operation
 
     @abc.abstractmethod

@@ -144,6 +144,9 @@ class JsonStore(Store):
         return self._read(lambda state: state.listing(tenant, name, dataset_id, orderby, desc,
                                                       offset, limit))
 
+    def version(self, tenant):
+        return self._read(lambda state: self.engine.point())  # of every tenant at once
+
     def update_dataset(self, tenant, dataset_id, patch, now):
         rules.new_dataset(patch.fields)  # raises on a field that is not a dataset's
         patch = copy.deepcopy(patch)  # nothing of the caller's is kept

@@ -257,6 +257,10 @@ class Engine:
         self._version, self._last = version, line_id
         self._journal.offset += len(data)
 
+    def point(self):
+        """Where the state read last stands: the file's identity and the last line applied."""
+        return self._file_id, self._last
+
     def journal_size(self):
         """Bytes of commits in the journal (call with the lock held, after `read`)."""
         return self._journal.offset - self._journal.start

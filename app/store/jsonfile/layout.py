@@ -116,8 +116,18 @@ def _stored(dataset):
 def shown(stored, tenant):
     """A stored dataset as the interface returns it: the caller's own, down to its values."""
     # Equal values are shared between stored datasets (records.share): none is handed out.
-    return {**records.as_dict(stored), "parser_config": copy.deepcopy(stored["parser_config"]),
-            "tenant_id": tenant, "created_by": tenant}
+    shown = dict(zip(records.FIELDS, stored)) if type(stored) is records.Stored else {**stored}
+    shown["parser_config"] = copied(shown["parser_config"])
+    shown["tenant_id"] = shown["created_by"] = tenant
+    return shown
+
+
+def copied(value):
+    """A deep copy of a JSON value (through orjson, a fifth of copy.deepcopy's time)."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except orjson.JSONEncodeError:  # an integer past 64 bits, stored before they were refused
+        return copy.deepcopy(value)
 
 
 def ordered(table):
