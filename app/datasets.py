@@ -106,12 +106,12 @@ def update_dataset(dataset_id):
     if not sent:
         raise current_error(DATA_ERROR, "no properties were modified")
     store = get_store()
-    if store.get_dataset(g.tenant_id, dataset_id) is None:  # RAGFlow's order of refusals
-        raise no_access(dataset_id)
     for field in ("embedding_model", "language"):  # null: RAGFlow keeps what there is
         if field in sent and sent[field] is None:
             del sent[field]
     if "embedding_model" in sent:
+        if store.get_dataset(g.tenant_id, dataset_id) is None:  # RAGFlow's order of refusals
+            raise no_access(dataset_id)
         models.check_model(sent["embedding_model"], current_app.config)
     parser_config = sent.pop("parser_config", None) or None
     method = sent.get("chunk_method")
@@ -120,7 +120,7 @@ def update_dataset(dataset_id):
         record = store.update_dataset(g.tenant_id, dataset_id, patch, auth.now_ms())
     except NameTaken as err:
         raise current_error(DATA_ERROR, f"Dataset name '{err.name}' already exists") from None
-    if record is None:  # deleted meanwhile
+    if record is None:  # no such dataset of the tenant
         raise no_access(dataset_id)
     return success(current.rendered(record))
 

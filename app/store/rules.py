@@ -5,6 +5,8 @@ import math
 import re
 from typing import NamedTuple
 
+import orjson
+
 TOUCH_INTERVAL = 60_000  # ms: a key's last use is written at most once a minute
 IDEMPOTENCY_TTL = 24 * 3600 * 1000  # ms an Idempotency-Key is remembered, at least
 IDEMPOTENCY_MOST = 1000  # Idempotency-Keys remembered per tenant; past that, the oldest go
@@ -62,14 +64,22 @@ def suffixed(key):
     return (match[1], int(match[2])) if match else (key, 0)
 
 
+def copied(value):
+    """A deep copy of a JSON value (through orjson: a fifth of copy.deepcopy's time)."""
+    try:
+        return orjson.loads(orjson.dumps(value))
+    except orjson.JSONEncodeError:  # an integer past 64 bits, stored before they were refused
+        return copy.deepcopy(value)
+
+
 def deep_merge(base, over):
     """`base` with `over` laid on it, dicts merged key by key (RAGFlow's deep_merge)."""
-    merged = copy.deepcopy(base)
+    merged = copied(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
             merged[key] = deep_merge(merged[key], value)
         else:
-            merged[key] = copy.deepcopy(value)
+            merged[key] = copied(value)
     return merged
 
 
@@ -89,7 +99,7 @@ def patched(record, patch):
     if patch.parser_config:
         new["parser_config"] = deep_merge(record["parser_config"], patch.parser_config)
     elif patch.method_config is not None and new["chunk_method"] != record["chunk_method"]:
-        new["parser_config"] = copy.deepcopy(patch.method_config)
+        new["parser_config"] = copied(patch.method_config)
     return new
 
 

@@ -5,7 +5,6 @@
 # rewritten only when the journal has grown as large as it (and on `store export`).
 # Readers take no lock (see engine.Engine).
 
-import copy
 import os
 import time
 import uuid
@@ -106,7 +105,7 @@ class JsonStore(Store):
     # Datasets
 
     def create_dataset(self, tenant, fields, now, idempotency=None):
-        record = copy.deepcopy(rules.new_dataset(fields))  # nothing of the caller's is kept
+        record = rules.copied(rules.new_dataset(fields))  # nothing of the caller's is kept
 
         def op(state):
             changes = []
@@ -149,7 +148,7 @@ class JsonStore(Store):
 
     def update_dataset(self, tenant, dataset_id, patch, now):
         rules.new_dataset(patch.fields)  # raises on a field that is not a dataset's
-        patch = copy.deepcopy(patch)  # nothing of the caller's is kept
+        patch = rules.Patch(*map(rules.copied, patch))  # nothing of the caller's is kept
 
         def op(state):
             doc_id, old = state.dataset(tenant, dataset_id)
