@@ -197,7 +197,8 @@ def test_answers_are_encoded_as_flask_encodes_them(value, debug):
        st.booleans())
 def test_answers_made_before_are_encoded_as_the_values_they_hold(value, debug):
     """An answer kept as its JSON (app.cached.Made) gives the bytes its value gives."""
-    app = create_app({"TESTING": True, "DB_PATH": f"{tempfile.gettempdir()}/unused.json"})
+    app = create_app({"TESTING": True, "DB_PATH": f"{tempfile.gettempdir()}/unused.json",
+                      "CACHE": "on"})  # what is kept, whatever the run's setting
     app.debug = debug
     with app.app_context():
         made = Memo(lambda kept: kept)(value)
