@@ -68,8 +68,8 @@ def copied(value):
     """A deep copy of a JSON value (through orjson: a fifth of copy.deepcopy's time)."""
     try:
         return orjson.loads(orjson.dumps(value))
-    except orjson.JSONEncodeError:  # an integer past 64 bits, stored before they were refused
-        return copy.deepcopy(value)
+    except orjson.JSONEncodeError:  # an integer past 64 bits or a lone surrogate, kept before
+        return copy.deepcopy(value)  # they were refused
 
 
 def deep_merge(base, over):
