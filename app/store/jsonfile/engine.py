@@ -8,8 +8,8 @@ import uuid
 from contextlib import contextmanager
 
 from app.store import StoreError
+from app.store.health import Writes
 from app.store.jsonfile import files, layout, records
-from app.store.jsonfile.health import Writes
 from app.store.jsonfile.journal import Journal, entries, header, line
 from app.store.jsonfile.state import State
 
@@ -48,7 +48,8 @@ class Engine:
         self._stale = False  # the journal is one the file has folded in (a part of) already
         self._locked = False
         self._known = False  # read once: a store gone since is an error, not one to make anew
-        self.writes = Writes(self.path)
+        # A probe of a few bytes may fit where a commit does not: a failure stands a minute.
+        self.writes = Writes(lambda: files.probe(self.path), stands=60)
 
     @contextmanager
     def lock(self, timeout=None):

@@ -6,7 +6,6 @@
 
 import os
 import threading
-import time
 from contextlib import contextmanager
 
 import psycopg
@@ -15,6 +14,7 @@ from psycopg_pool import PoolTimeout
 
 from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, ReplayGone, Store,
                        StoreBusy, StoreError, rules)
+from app.store.health import Writes
 from app.store.postgres.connections import connection, opened_pool, parse, unbounded
 from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
 from app.store.postgres.sql import (CHECK, CREATE, DATASET_COLUMNS, EXCLUSION_VIOLATION, GET,
@@ -24,7 +24,6 @@ from app.store.postgres.sql import (CHECK, CREATE, DATASET_COLUMNS, EXCLUSION_VI
 
 WAIT_MOST = 5  # seconds a statement may wait for a lock or run, at most (LOCK_TIMEOUT below)
 ANSWER_MARGIN = 1  # seconds past that before a server that does not answer is given up
-WRITTEN_FRESH = 10  # seconds a successful write vouches for the store (health)
 DEADLOCKS = 5  # times a write undone by a deadlock is sent, at most
 
 
@@ -44,7 +43,7 @@ class PostgresStore(Store):
                                               f"-c lock_timeout={wait}"]))
         self._pool, self._pid = None, None
         self._mutex = threading.Lock()
-        self._written, self._failed = None, None  # monotonic times of the last write, error
+        self.writes = Writes(self._probe)  # any error since the last write: probe again
 
     def _open(self):
         """This process's pool, made on first use, with the schema brought up to date."""
@@ -72,14 +71,14 @@ class PostgresStore(Store):
         try:
             yield
         except PoolTimeout as err:
-            self._failed = time.monotonic()
+            self.writes.fail(err)
             raise StoreBusy(f"{self.location}: no connection to PostgreSQL: {err}") from err
         except (psycopg.OperationalError, psycopg.errors.QueryCanceled,
                 psycopg.errors.LockNotAvailable) as err:
-            self._failed = time.monotonic()
+            self.writes.fail(err)
             raise StoreBusy(f"{self.location}: {err}".strip()) from err
         except psycopg.Error as err:
-            self._failed = time.monotonic()
+            self.writes.fail(err)
             raise StoreError(f"{self.location}: {err}".strip()) from err
 
     @contextmanager
@@ -87,7 +86,7 @@ class PostgresStore(Store):
         """A write's errors as _errors has them, its success noted for health()."""
         with self._errors():
             yield
-        self._written = time.monotonic()
+        self.writes.succeed()
 
     @contextmanager
     def _transaction(self):
@@ -246,11 +245,9 @@ class PostgresStore(Store):
     # Operation
 
     def health(self):
-        """Raise StoreError unless a write succeeded lately, with no error since, or now."""
-        written, failed = self._written, self._failed
-        if (written is not None and time.monotonic() - written < WRITTEN_FRESH
-                and (failed is None or failed < written)):
-            return
+        self.writes.check()
+
+    def _probe(self):
         with self._transaction() as conn:  # a write that changes nothing, of the store's own
             conn.execute("UPDATE schema_version SET version = version")
 
