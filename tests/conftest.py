@@ -4,7 +4,7 @@ import pytest
 
 from app import create_app
 from app import store as stores
-from harness import pgserver
+from harness import live, pgserver
 
 
 def issue_key(runner, *args):
@@ -68,21 +68,36 @@ class Current:
         return response.json["data"]
 
 
-@pytest.fixture(scope="session")
-def postgres_server():
-    """The URL of a PostgreSQL server for the session: DATASET_API_TEST_DATABASE_URL, or a
-    throwaway server; skipped where there is none, but a failure in CI."""
-    url = os.environ.get("DATASET_API_TEST_DATABASE_URL")
-    if url:
-        yield url
-        return
+def throwaway_postgres():
+    """A PostgreSQL server of the tests' own; skipped where there is none, failed in CI."""
     if not pgserver.available():
         if os.environ.get("CI"):
             pytest.fail(f"CI needs PostgreSQL: {pgserver.HOW}")
         pytest.skip(pgserver.HOW)
-    server = pgserver.Server()
+    return pgserver.Server()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """The URL of a PostgreSQL server for the session: DATASET_API_TEST_DATABASE_URL, or a
+    throwaway server."""
+    url = os.environ.get("DATASET_API_TEST_DATABASE_URL")
+    if url:
+        yield url
+        return
+    server = throwaway_postgres()
     try:
         yield server.url()
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="module")
+def postgres():
+    """A PostgreSQL server of the module's own, so that its tests may stop or kill it."""
+    server = throwaway_postgres()
+    try:
+        yield server
     finally:
         server.stop()
 
@@ -164,3 +179,16 @@ def other(client, runner):
 def current(client, key):
     """The current API, with the same key as `api`."""
     return Current(client, key)
+
+
+@pytest.fixture(params=["json", "postgres"])
+def served(request, tmp_path):
+    """(server, key): gunicorn with 4 workers on a new store of each engine, and a key."""
+    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
+    db_path = tmp_path / "db.json"
+    key = live.issue_key(db_path, database_url=url)
+    server = live.Server(db_path, tmp_path, database_url=url).start()
+    try:
+        yield server.ready(), key
+    finally:
+        server.kill()

@@ -5,24 +5,9 @@ import threading
 
 import pytest
 
-from harness.live import Server, issue_key
-
 pytestmark = pytest.mark.live  # subprocesses: make test-fast skips these
 
 DATASETS = "/api/v1/datasets"
-
-
-@pytest.fixture(params=["json", "postgres"])
-def served(request, tmp_path):
-    """(server, key): gunicorn on a new store of the engine."""
-    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    db_path = tmp_path / "db.json"
-    key = issue_key(db_path, database_url=url)
-    server = Server(db_path, tmp_path, database_url=url).start()
-    try:
-        yield server.ready(), key
-    finally:
-        server.kill()
 
 
 def at_once(*calls):

@@ -5,25 +5,11 @@ from collections import Counter
 
 import pytest
 
-from harness.live import Server, issue_key
 from tests.test_live import in_parallel
 
 pytestmark = pytest.mark.live  # subprocesses: make test-fast skips these
 
 DATASETS = "/api/v1/datasets"
-
-
-@pytest.fixture(params=["json", "postgres"])
-def served(request, tmp_path):
-    """(server, key): gunicorn on a new store of the engine."""
-    url = request.getfixturevalue("postgres_url") if request.param == "postgres" else None
-    db_path = tmp_path / "db.json"
-    key = issue_key(db_path, database_url=url)
-    server = Server(db_path, tmp_path, database_url=url).start()
-    try:
-        yield server.ready(), key
-    finally:
-        server.kill()
 
 
 def create(server, key, name, api="current", headers=None, status=200):

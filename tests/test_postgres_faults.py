@@ -15,18 +15,6 @@ pytestmark = pytest.mark.live  # subprocesses: make test-fast skips these
 WRITTEN_FRESH = 10  # seconds a worker's last write vouches for the store (its health)
 
 
-@pytest.fixture(scope="module")
-def postgres():
-    """A PostgreSQL server of the module's own, so that its tests may stop it."""
-    if not pgserver.available():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs PostgreSQL: {pgserver.HOW}")
-        pytest.skip(pgserver.HOW)
-    server = pgserver.Server()
-    yield server
-    server.stop()
-
-
 def children(pid):
     with open(f"/proc/{pid}/task/{pid}/children") as file:
         return sorted(int(child) for child in file.read().split())

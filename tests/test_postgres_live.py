@@ -1,6 +1,5 @@
 """PostgreSQL under real gunicorn servers: two "hosts" on one database, and outages."""
 
-import os
 import time
 
 import pytest
@@ -10,18 +9,6 @@ from harness.live import TIMEOUT, Server, cli, issue_key
 from tests.test_live import bursts, check_bursts, create, in_parallel, listing, made
 
 pytestmark = pytest.mark.live  # subprocesses: make test-fast skips these
-
-
-@pytest.fixture(scope="module")
-def postgres():
-    """A PostgreSQL server of the module's own, so that its tests may kill it."""
-    if not pgserver.available():
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs PostgreSQL: {pgserver.HOW}")
-        pytest.skip(pgserver.HOW)
-    server = pgserver.Server()
-    yield server
-    server.stop()
 
 
 @pytest.fixture
