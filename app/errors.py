@@ -1,7 +1,6 @@
 """The error envelope and every error handler of the app."""
 
 from flask import current_app, jsonify, request
-from marshmallow import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from app.store import StoreBusy, StoreError
@@ -64,10 +63,6 @@ def handle_api_error(error):
     return envelope(error.status, error.code, error.message, error.headers, **error.fields)
 
 
-def handle_validation_error(error):
-    return envelope(400, DATA_ERROR, first_message(error.messages))
-
-
 def handle_http_error(error):
     """Werkzeug's errors (404, 405, 413, 415, 500...) in the envelope, never as HTML."""
     if error.code >= 500:
@@ -91,7 +86,6 @@ def handle_store_busy(error):
 
 def init_app(app):
     app.register_error_handler(ApiError, handle_api_error)
-    app.register_error_handler(ValidationError, handle_validation_error)
     app.register_error_handler(HTTPException, handle_http_error)
     app.register_error_handler(StoreError, handle_store_error)
     app.register_error_handler(StoreBusy, handle_store_busy)
