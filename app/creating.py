@@ -7,7 +7,7 @@ from flask import g, request
 
 from app import auth, models
 from app.errors import ARGUMENT_ERROR, DATA_ERROR, ApiError
-from app.schemas.parser_config import METHOD_DEFAULTS, PARSER_CONFIG_DEFAULTS
+from app.schemas import parser_config as parser_configs
 from app.store import IdempotencyMismatch, LimitReached, ReplayGone, get_store, rules
 
 MAX_KEY = 255  # characters of an Idempotency-Key
@@ -20,14 +20,14 @@ def legacy_fields(name, config):
 
 def current_fields(sent, config):
     """A dataset made by the current API from the loaded body `sent`, with RAGFlow's defaults."""
-    method = sent.get("chunk_method", rules.DATASET_FIELDS["chunk_method"])
-    parser_config = sent.get("parser_config")
-    if parser_config is None:
-        llm = {"llm_id": config["LLM_ID"]} if config["LLM_ID"] else {}
-        parser_config = rules.deep_merge(METHOD_DEFAULTS[method], llm)
-    else:
-        parser_config = rules.deep_merge(
-            METHOD_DEFAULTS[method], rules.deep_merge(PARSER_CONFIG_DEFAULTS, parser_config))
+    method = sent.get("chunk_method") or rules.DATASET_FIELDS["chunk_method"]  # or a pipeline
+    sent_config = sent.get("parser_config")
+    full = None if sent_config is None else parser_configs.completed(sent_config)
+    if sent.get("auto_metadata_config") is not None:
+        full = parser_configs.with_auto_metadata(full)
+    parser_config = parser_configs.for_method(method, full)
+    if sent_config is None and config["LLM_ID"]:
+        parser_config["llm_id"] = config["LLM_ID"]
     model = sent.get("embedding_model")
     if model is None:
         model = config["EMBEDDING_MODEL"]
@@ -38,11 +38,6 @@ def current_fields(sent, config):
             "permission": sent.get("permission", rules.DATASET_FIELDS["permission"]),
             "chunk_method": method,
             "parser_config": parser_config, "language": config["LANGUAGE"]}
-
-
-def method_config(method):
-    """The parser_config a dataset takes when its chunk method becomes `method`."""
-    return METHOD_DEFAULTS[method]
 
 
 def idempotency(api, body):

@@ -1,11 +1,13 @@
 """The current dataset API (/api/v1/datasets, RAGFlow v0.27): every answer HTTP 200 with `data`."""
 
+import json
+
 from flask import Blueprint, current_app, g, request
 from marshmallow import ValidationError
 
 from app import auth, creating, models
 from app.errors import ARGUMENT_ERROR, CURRENT_API, DATA_ERROR, SUCCESS, current_error
-from app.schemas import current
+from app.schemas import current, parser_config as parser_configs
 from app.cached import Pages, per_query_string
 from app.schemas.fields import check_storable, pydantic_text
 from app.store import NameTaken, NotFound, get_store, rules
@@ -63,7 +65,21 @@ def create_dataset():
     return success(current.rendered(record))
 
 
-list_query = per_query_string(lambda: load(current.list_schema, request.args.to_dict()))
+def list_args():
+    """The query as RAGFlow reads it: lists from repeated or comma-separated values, ext JSON."""
+    args = request.args.to_dict()
+    if "ids" in args:
+        args["ids"] = [value for item in request.args.getlist("ids")
+                       for value in item.split(",") if value]
+    if "ext" in args:
+        try:
+            args["ext"] = json.loads(args["ext"])
+        except ValueError:
+            pass  # left a string: refused as not a dictionary
+    return args
+
+
+list_query = per_query_string(lambda: load(current.list_schema, list_args()))
 
 
 pages = Pages()
@@ -76,18 +92,36 @@ def list_datasets():
     return success(list(data), total_datasets=total)
 
 
+def text(ext, key):
+    value = ext.get(key)
+    return value if isinstance(value, str) and value else None
+
+
 def page(query):
-    """(the rendered records, total) of a list's `query`."""
+    """(the rendered records, total) of a list's `query`, checked as RAGFlow's service does."""
+    store, tenant = get_store(), g.tenant_id
+    dataset_id, ids, ext = query.get("id"), query.get("ids"), query["ext"]
+    name = query.get("name") or None  # an empty name filters nothing
+    if dataset_id and ids:
+        raise current_error(DATA_ERROR, f"Should not provide both 'id':{dataset_id} and "
+                                        f"'ids'{ids}")
+    if dataset_id and store.get_dataset(tenant, dataset_id) is None:
+        raise no_access(dataset_id)
+    if name and store.list_datasets(tenant, name=name, limit=0)[1] == 0:
+        raise no_access(name)
+    owners = ext.get("owner_ids")
+    owners = [owner.strip() for owner in owners if isinstance(owner, str) and owner.strip()] \
+        if isinstance(owners, list) else []
+    if owners and tenant not in owners:  # only other tenants', and none shares with this one
+        return (), 0
     size = query["page_size"]
-    records, total = get_store().list_datasets(
-        g.tenant_id, name=query.get("name"), dataset_id=query.get("id"),
-        orderby=query["orderby"], desc=query["desc"], offset=(query["page"] - 1) * size,
-        limit=size)
-    for kind in ("id", "name"):  # RAGFlow: a filter that matches nothing is an error
-        if query.get(kind) is not None and total == 0:
-            raise no_access(query[kind])
+    records, total = store.list_datasets(
+        tenant, name=name, dataset_id=dataset_id, ids=ids or None, keywords=text(ext, "keywords"),
+        chunk_method=text(ext, "parser_id"), orderby=query["orderby"], desc=query["desc"],
+        offset=(query["page"] - 1) * size, limit=size)
     if query["include_parsing_status"]:
-        records = [{**record, **dict.fromkeys(current.PARSING_COUNTS, 0)} for record in records]
+        counts = dict.fromkeys(current.PARSING_COUNTS, 0)  # no documents are parsed here yet
+        records = [{**record, "parsing_status": counts} for record in records]
     return tuple(current.rendered.each(records)), total
 
 
@@ -96,7 +130,10 @@ def get_dataset(dataset_id):
     record = get_store().get_dataset(g.tenant_id, dataset_id)
     if record is None:
         raise no_access(dataset_id)
-    return success(current.rendered(record))
+    return success(current.rendered({**record, "size": 0, "connectors": []}))
+
+
+IGNORED = ("parse_type", "pipeline_id", "ext")  # checked, but nothing here has a use for them
 
 
 @bp.put("/<dataset_id>")
@@ -106,23 +143,42 @@ def update_dataset(dataset_id):
     if not sent:
         raise current_error(DATA_ERROR, "no properties were modified")
     store = get_store()
-    for field in ("embedding_model", "language"):  # null: RAGFlow keeps what there is
+    connectors = sent.pop("connectors", [])
+    for field in IGNORED:
+        sent.pop(field, None)
+    for field in ("embedding_model", "language", "chunk_method"):  # null: keep what there is
         if field in sent and sent[field] is None:
             del sent[field]
+    parser_config = sent.pop("parser_config", None)
+    if sent.pop("auto_metadata_config", None) is not None:
+        parser_config = parser_configs.with_auto_metadata(parser_config)
     if "embedding_model" in sent:
-        if store.get_dataset(g.tenant_id, dataset_id) is None:  # RAGFlow's order of refusals
-            raise no_access(dataset_id)
+        refuse_before_model(store, dataset_id, sent.get("name"))
         models.check_model(sent["embedding_model"], current_app.config)
-    parser_config = sent.pop("parser_config", None) or None
     method = sent.get("chunk_method")
-    patch = rules.Patch(sent, parser_config, method and creating.method_config(method))
+    patch = rules.Patch(sent, parser_config and parser_configs.as_change(parser_config),
+                        method and parser_configs.for_method(method))
     try:
         record = store.update_dataset(g.tenant_id, dataset_id, patch, auth.now_ms())
     except NameTaken as err:
-        raise current_error(DATA_ERROR, f"Dataset name '{err.name}' already exists") from None
+        raise name_taken(err.name) from None
     if record is None:  # no such dataset of the tenant
         raise no_access(dataset_id)
-    return success(current.rendered(record))
+    return success(current.rendered({**record, "connectors": connectors}))
+
+
+def name_taken(name):
+    return current_error(DATA_ERROR, f"Dataset name '{name}' already exists")
+
+
+def refuse_before_model(store, dataset_id, name):
+    """What RAGFlow refuses before it looks at the model: an unknown dataset, a name taken."""
+    if store.get_dataset(g.tenant_id, dataset_id) is None:
+        raise no_access(dataset_id)
+    if name is not None:
+        found, _ = store.list_datasets(g.tenant_id, name=name, limit=1)
+        if found and found[0]["id"] != dataset_id:
+            raise name_taken(name)
 
 
 @bp.delete("")

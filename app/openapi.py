@@ -18,8 +18,8 @@ NAME_PATTERNS = {
 }
 # Schemas the server dumps: every field is always there, and nothing else.
 DUMPED = ("CreatedEnvelope", "DatasetCreated", "ListEnvelope", "Dataset", "DeletedEnvelope")
-# The current API's record: every field always there but the counts include_parsing_status adds.
-CURRENT_DUMPED = {"CurrentDataset": set(current.PARSING_COUNTS)}
+# The current API's record: every field always there but those some answers add.
+CURRENT_DUMPED = {"CurrentDataset": set(current.OPTIONAL)}
 ERRORS = {  # status: (response name, description, the codes it can carry)
     400: ("BadRequest", "Malformed body or query (code 101), or a broken data rule (code 102).",
           [101, 102]),
@@ -223,7 +223,7 @@ def current_paths(spec):
         "put": operation(
             "Update a dataset", "update", current.DatasetAnswer,
             "The dataset as updated; or code 101/102 (102: unknown id, a name taken, an "
-            "unknown model, nothing to change).", requestBody=body(current.UpdateDatasetBody)),
+            "unknown model, nothing to change).", requestBody=body(current.UpdateDatasetReq(exclude=("dataset_id",)))),
     })
 
 

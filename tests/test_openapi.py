@@ -193,8 +193,7 @@ def test_current_records_have_exactly_the_described_fields(current, client):
     record = current.made("kb")
     schema = description(client)["components"]["schemas"]["CurrentDataset"]
     assert set(schema["required"]) == set(record) and len(record) == 22
-    assert set(schema["properties"]) - set(record) == {
-        "unstart_count", "running_count", "cancel_count", "done_count", "fail_count"}
+    assert set(schema["properties"]) - set(record) == {"parsing_status", "size", "connectors"}
     assert schema["additionalProperties"] is False
 
 

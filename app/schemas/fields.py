@@ -152,6 +152,27 @@ class Object(Strict, fields.Dict):
     type_message = "Input should be a valid dictionary"
 
 
+class MapOf(Object):
+    """A dict of strings to `values`, whose errors name the key alone, as pydantic's do."""
+
+    def __init__(self, values, **kwargs):
+        super().__init__(**kwargs)
+        self.values_field = values
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if type(value) is not dict:
+            raise self.make_error("invalid")
+        loaded, errors = {}, {}
+        for key, item in value.items():
+            try:
+                loaded[key] = self.values_field.deserialize(item)
+            except ValidationError as err:
+                errors[key] = err.messages
+        if errors:
+            raise ValidationError(errors)
+        return loaded
+
+
 class Model(Strict, fields.Nested):
     """A nested model: `{}` may stand for None, as RAGFlow's parser_config does."""
 
@@ -170,10 +191,19 @@ class Model(Strict, fields.Nested):
 
 
 class StrictSchema(Schema):
-    """Unknown keys and non-objects refused in pydantic's words."""
+    """Unknown keys and non-objects refused in pydantic's words, errors in pydantic's order."""
 
     error_messages = {"unknown": "Extra inputs are not permitted",
                       "type": "Input should be a valid dictionary"}
+
+    def handle_error(self, error, data, *, many, **kwargs):
+        """The fields' errors in the order the fields are declared, then the unknown keys'."""
+        if not isinstance(error.messages, dict):
+            return
+        order = {name: i for i, name in enumerate(self.load_fields)}
+        ordered = sorted(error.messages.items(), key=lambda item: order.get(item[0], len(order)))
+        error.messages.clear()
+        error.messages.update(ordered)
 
 
 def uuid_hex(value):

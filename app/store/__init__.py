@@ -102,10 +102,11 @@ class Store(abc.ABC):
         """The tenant's dataset with this id, or None."""
 
     @abc.abstractmethod
-    def list_datasets(self, tenant, name=None, dataset_id=None, orderby="create_time",
-                      desc=True, offset=0, limit=None):
+    def list_datasets(self, tenant, name=None, dataset_id=None, ids=None, keywords=None,
+                      chunk_method=None, orderby="create_time", desc=True, offset=0, limit=None):
         """(records, total) of the tenant's datasets matching the filters, one page of them."""
-        # `name` is compared by rules.same_name; ordered by `orderby` (rules.ORDERS), ties in
+        # `name` is compared by rules.same_name; `ids`: any of them; `keywords`: a part of the
+        # name, in any case (rules.name_has); ordered by `orderby` (rules.ORDERS), ties in
         # creation order, all reversed when `desc`; `limit` of them (None: all) from `offset`;
         # `total` counts every match.
 

@@ -46,6 +46,11 @@ def same_name(name):
     return name.casefold()
 
 
+def name_has(name, keywords):
+    """Whether `keywords` is a part of `name`, in any case."""
+    return keywords.lower() in name.lower()
+
+
 def free_name(name, taken):
     """`name`, or the first of `name(1)`, `name(2)`... whose same_name is not in `taken`."""
     candidate, n = name, 0

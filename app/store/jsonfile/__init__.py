@@ -138,10 +138,18 @@ class JsonStore(Store):
 
         return self._read(query)
 
-    def list_datasets(self, tenant, name=None, dataset_id=None, orderby="create_time",
-                      desc=True, offset=0, limit=None):
+    def list_datasets(self, tenant, name=None, dataset_id=None, ids=None, keywords=None,
+                      chunk_method=None, orderby="create_time", desc=True, offset=0, limit=None):
+        wanted = None if ids is None else set(ids)
+
+        def matches(doc):
+            return ((wanted is None or doc["id"] in wanted)
+                    and (keywords is None or rules.name_has(doc["name"], keywords))
+                    and (chunk_method is None or doc["chunk_method"] == chunk_method))
+
+        narrowed = None if ids is keywords is chunk_method is None else matches
         return self._read(lambda state: state.listing(tenant, name, dataset_id, orderby, desc,
-                                                      offset, limit))
+                                                      offset, limit, narrowed))
 
     def version(self, tenant):
         return self._read(lambda state: self.engine.point())  # of every tenant at once

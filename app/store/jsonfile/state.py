@@ -136,8 +136,8 @@ class State:
             rows = index.orders[orderby, desc] = [doc for doc, _ in pairs]
         return rows
 
-    def listing(self, tenant, name, dataset_id, orderby, desc, offset, limit):
-        """(records, total) as Store.list_datasets answers."""
+    def listing(self, tenant, name, dataset_id, orderby, desc, offset, limit, matches=None):
+        """(records, total) as Store.list_datasets answers; only those `matches` takes."""
         if name is None and dataset_id is None:
             rows = self.ordered(tenant, orderby, desc)
         else:  # one dataset at most: names are unique and so are ids
@@ -147,6 +147,8 @@ class State:
             if dataset_id is not None and name is not None and len(doc_ids) != 1:
                 doc_ids = set()
             rows = [table[i] for i in doc_ids if i is not None]
+        if matches is not None:
+            rows = [doc for doc in rows if matches(doc)]
         page = rows[offset:] if limit is None else rows[offset:offset + limit]
         return [shown(doc, tenant) for doc in page], len(rows)
 

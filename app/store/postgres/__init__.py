@@ -192,12 +192,15 @@ class PostgresStore(Store):
         row = self._read(lambda conn: conn.execute(GET, (tenant, dataset_id)).fetchone())
         return None if row is None else record(row)
 
-    def list_datasets(self, tenant, name=None, dataset_id=None, orderby="create_time",
-                      desc=True, offset=0, limit=None):
-        if unstorable(name, dataset_id):
+    def list_datasets(self, tenant, name=None, dataset_id=None, ids=None, keywords=None,
+                      chunk_method=None, orderby="create_time", desc=True, offset=0, limit=None):
+        if unstorable(name, dataset_id, keywords, chunk_method):
             return [], 0
-        query, args, summary, summary_args = listing(tenant, name, dataset_id, orderby, desc,
-                                                     offset, limit)
+        if ids is not None:
+            ids = [i for i in ids if not unstorable(i)]
+        query, args, summary, summary_args = listing(
+            tenant, name, dataset_id, orderby, desc, offset, limit,
+            ids=ids, keywords=keywords, chunk_method=chunk_method)
 
         def read(conn):
             rows = conn.execute(query, args).fetchall()

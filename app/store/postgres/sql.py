@@ -59,19 +59,26 @@ def unstorable(*values):
     return any(value is not None and "\x00" in value for value in values)
 
 
-def listing(tenant, name, dataset_id, orderby, desc, offset, limit):
+def listing(tenant, name, dataset_id, orderby, desc, offset, limit, ids=None, keywords=None,
+            chunk_method=None):
     """(query, args, summary, summary_args): a page with `total` on each row, and `total` alone."""
     where, args = "tenant_id = %s", [tenant]
     if name is not None:
         where, args = f"{where} AND {SAME_NAME}", args + [tenant + rules.same_name(name)]
     if dataset_id is not None:
         where, args = where + " AND id = %s", args + [dataset_id]
+    if ids is not None:
+        where, args = where + " AND id = ANY(%s)", args + [ids]
+    if keywords is not None:  # rules.name_has, as far as the database's lower() goes
+        where, args = where + " AND strpos(lower(name), lower(%s)) > 0", args + [keywords]
+    if chunk_method is not None:
+        where, args = where + " AND fields->>'chunk_method' = %s", args + [chunk_method]
     direction = "DESC" if desc else "ASC"
     if limit is not None and limit > BIGINT:
         limit = None
-    if name is None and dataset_id is None:  # the tenant's count, kept by its writes
+    if len(args) == 1:  # no filter: the tenant's count, kept by its writes
         count, count_args = "(SELECT t.datasets FROM tenants t WHERE t.id = %s)", [tenant]
-    else:  # one at most: names and ids are unique
+    else:
         count, count_args = f"(SELECT count(*) FROM datasets WHERE {where})", args
     query = (f"SELECT {DATASET_COLUMNS}, {count} AS total FROM datasets WHERE {where} ORDER BY"
              f" {ORDER_BY[orderby].format(direction)}, seq {direction} LIMIT %s OFFSET %s")
