@@ -3,7 +3,7 @@
 import pytest
 
 from tests.conftest import Current
-from tests.test_current_create import NAIVE, OFF, PNG, problem, refused
+from tests.test_current_create import PNG, problem, refused
 
 
 @pytest.fixture
@@ -12,7 +12,8 @@ def made(current):
 
 
 def test_get_answers_the_dataset(current, made):
-    assert current.get(made["id"]).json == {"code": 0, "message": "success", "data": made}
+    assert current.get(made["id"]).json == {"code": 0, "message": "success",
+                                            "data": {**made, "size": 0, "connectors": []}}
     assert current.get(made["id"].upper()).json["code"] == 102  # ids are compared as stored
 
 
@@ -43,9 +44,9 @@ def test_each_field_updates(current, made, change):
     assert response.json["code"] == 0, response.json
     data = response.json["data"]
     assert data == {**made, **change, "update_time": data["update_time"],
-                    "update_date": data["update_date"]}
+                    "update_date": data["update_date"], "connectors": []}
     assert data["update_time"] >= made["update_time"]
-    assert current.get(made["id"]).json["data"] == data
+    assert current.get(made["id"]).json["data"] == {**data, "size": 0}
 
 
 def test_name_is_trimmed_and_may_change_case(current, made):
@@ -62,50 +63,6 @@ def test_name_taken_in_any_case_is_refused(current, made):
 def test_nulls_keep_the_model_and_language(current, made):
     data = current.update(made["id"], embedding_model=None, language=None).json["data"]
     assert (data["embedding_model"], data["language"]) == (made["embedding_model"], "English")
-
-
-def test_another_chunk_method_takes_its_default_parser_config(current, made):
-    assert current.update(made["id"], chunk_method="qa").json["data"]["parser_config"] == OFF
-    assert current.update(made["id"], chunk_method="one").json["data"]["parser_config"] == {}
-    data = current.update(made["id"], chunk_method="naive", parser_config={"topn_tags": 5})
-    assert data.json["data"]["parser_config"] == {"topn_tags": 5}  # laid on what there was
-
-
-def test_parser_config_is_merged_into_the_stored_one(current, made):
-    changes = {"chunk_token_num": 100, "raptor": {"use_raptor": True, "max_token": 9},
-               "parent_child": {"use_parent_child": True}}
-    data = current.update(made["id"], parser_config=changes).json["data"]
-    assert data["parser_config"] == {
-        **NAIVE, "chunk_token_num": 100, "raptor": {"use_raptor": True, "max_token": 9},
-        "parent_child": {"use_parent_child": True, "children_delimiter": "\\n"}}
-    for empty in ({}, None):  # nothing to merge: unchanged
-        assert current.update(made["id"], parser_config=empty).json["data"]["parser_config"] \
-            == data["parser_config"]
-
-
-@pytest.mark.parametrize("body, lines", [
-    ({"name": ""}, [problem("name", "String should have at least 1 character", "")]),
-    ({"name": "n" * 129}, [problem("name", "String should have at most 128 characters",
-                                   "n" * 125 + "...")]),
-    ({"pagerank": 101}, [problem("pagerank", "Input should be less than or equal to 100", "101")]),
-    ({"pagerank": -1}, [problem("pagerank", "Input should be greater than or equal to 0", "-1")]),
-    ({"pagerank": "1"}, [problem("pagerank", "Input should be a valid integer", "1")]),
-    ({"language": "l" * 33}, [problem("language", "String should have at most 32 characters",
-                                      "l" * 33)]),
-    ({"chunk_method": None}, [problem(
-        "chunk_method", "Input should be 'naive', 'book', 'email', 'laws', 'manual', 'one', "
-        "'paper', 'picture', 'presentation', 'qa', 'table' or 'tag'", "None")]),
-    ({"permission": "all"}, [problem("permission", "Input should be 'me' or 'team'", "all")]),
-    ({"parser_config": {"auto_keywords": 40}}, [problem(
-        "parser_config.auto_keywords", "Input should be less than or equal to 32", "40")]),
-    ({"tenant_id": "x"}, [problem("tenant_id", "Extra inputs are not permitted", "x")]),
-    ({"embedding_model": "bge"}, [problem(
-        "embedding_model",
-        "Embedding model identifier must follow <model_name>@<provider> format", "bge")]),
-])
-def test_each_rule_of_the_body(current, made, body, lines):
-    refused(current.update(made["id"], **body), *lines)
-    assert current.get(made["id"]).json["data"] == made
 
 
 def test_ids_are_checked_after_the_body(current):
