@@ -69,7 +69,22 @@ def handle_http_error(error):
         # The traceback, if any, was logged by Flask before this handler ran.
         return envelope(error.code, EXCEPTION_ERROR, "Internal server error.")
     headers = {k: v for k, v in error.get_headers() if k.lower() != "content-type"}
+    if in_current_api() and error.code in (404, 405):
+        return routing_error(error.code, headers)
     return envelope(error.code, ARGUMENT_ERROR, error.description, headers)
+
+
+def routing_error(status, headers):
+    """The current API's answer to a path no route has (RAGFlow's 404), or a method (405)."""
+    if status == 404:
+        body = {"code": 404, "message": f"Not Found: {request.path}", "data": None,
+                "error": "Not Found"}
+    else:  # RAGFlow answers 200, code 100 and a Python repr: a bug not kept
+        body = {"code": ARGUMENT_ERROR, "message": "Method Not Allowed", "data": None}
+    response = jsonify(body)
+    response.status_code = status
+    response.headers.update(headers)
+    return response
 
 
 def handle_store_error(error):

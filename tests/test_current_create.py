@@ -110,3 +110,18 @@ def test_a_body_with_the_largest_fields_fits(current):
     data = current.made("kb", avatar="data:image/png;base64," + "A" * 65513,
                         description="d" * 65535)
     assert len(data["avatar"]) == len(data["description"]) == 65535
+
+
+@pytest.mark.parametrize("body", [
+    {"name": "kb", "parser_config": {"tag_kb_ids": [1] * 85_000}},
+    {"name": "kb", "parser_config": {"pages": [["x" * 120]] * 1_300}},
+    {"name": "kb", "parser_config": {"table_column_roles": {"c" * 300 + str(i): "x"
+                                                            for i in range(500)}}},
+])
+def test_an_answer_lists_the_first_20_problems_and_counts_the_rest(current, body):
+    response = current.create(**body)
+    assert response.json["code"] == 101 and len(response.data) < 4096
+    lines = response.json["message"].split("\n")
+    assert 1 <= len(lines) - 1 <= 20 and all(line.startswith("Field: <") for line in lines[:-1])
+    items = len(next(iter(body["parser_config"].values())))
+    assert lines[-1] == f"... and {items - len(lines) + 1} more problems"

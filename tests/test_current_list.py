@@ -135,15 +135,25 @@ def test_a_bare_key_is_taken_as_in_the_legacy_api(client, key):
     assert client.get(Current.URL, headers={"Authorization": key}).json["code"] == 0
 
 
-@pytest.mark.parametrize("method, path, message", [
-    ("get", "/a/b", "The requested URL was not found on the server."),
-    ("patch", "", "The method is not allowed for the requested URL."),
-    ("post", "/" + "0" * 32, "The method is not allowed for the requested URL."),
+@pytest.mark.parametrize("path", ["/a/b", "/" + "0" * 32 + "/documents/x", "/a/b?x=1"])
+def test_a_path_no_route_has_is_ragflows_404(current, path):
+    for headers in (current.headers, {}):  # before the key is looked at, as in RAGFlow
+        response = current.client.get(Current.URL + path, headers=headers)
+        assert response.status_code == 404 and response.mimetype == "application/json"
+        assert response.json == {"code": 404, "message": f"Not Found: {Current.URL}" +
+                                 path.split("?")[0], "data": None, "error": "Not Found"}
+
+
+@pytest.mark.parametrize("method, path, allow", [
+    ("patch", "", {"GET", "HEAD", "POST", "DELETE"}),
+    ("post", "/" + "0" * 32, {"GET", "HEAD", "PUT"}),
+    ("delete", "/" + "0" * 32, {"GET", "HEAD", "PUT"}),
 ])
-def test_routing_errors_in_the_current_envelope(current, method, path, message):
+def test_a_method_a_route_does_not_take_is_405(current, method, path, allow):
     response = current.client.open(Current.URL + path, method=method, headers=current.headers)
-    assert response.status_code == 200 and response.json["code"] == 101
-    assert response.json["data"] is None and response.json["message"].startswith(message)
+    assert response.status_code == 405 and response.mimetype == "application/json"
+    assert set(response.headers["Allow"].split(", ")) == allow
+    assert response.json == {"code": 101, "message": "Method Not Allowed", "data": None}
 
 
 def test_a_body_over_the_limit(config):

@@ -244,11 +244,24 @@ def problems(messages, value, path=()):
             yield from problems(sub, inner, (*path, key))
 
 
+MOST_PROBLEMS = 20  # lines of a validation message; the rest are counted
+MOST_TEXT = 3000  # characters of those lines
+
+
 def pydantic_text(error, data):
-    """RAGFlow's rendering of validation errors: one line per problem."""
-    return "\n".join(f"Field: <{'.'.join(map(str, path))}> - Message: <{message}> - "
-                     f"Value: <{cut(str(value))}>"
-                     for path, message, value in problems(error.messages, data))
+    """RAGFlow's rendering of validation errors: one line per problem, the first 20 of them."""
+    lines, size, more = [], 0, 0
+    for path, message, value in problems(error.messages, data):
+        line = (f"Field: <{cut('.'.join(map(str, path)))}> - Message: <{message}> - "
+                f"Value: <{cut(str(value))}>")
+        if more or len(lines) == MOST_PROBLEMS or size + len(line) > MOST_TEXT:
+            more += 1
+        else:
+            lines.append(line)
+            size += len(line)
+    if more:
+        lines.append(f"... and {more} more problem{'s' if more > 1 else ''}")
+    return "\n".join(lines)
 
 
 def unstorable(value, path=()):
