@@ -28,6 +28,9 @@ ERRORS = {  # status: (response name, description, the codes it can carry)
           [101]),
     413: ("PayloadTooLarge", "The body is larger than the limit (64 KiB unless configured).",
           [101]),
+    414: ("URITooLong", "The request line is too long (answered by gunicorn or nginx).", [101]),
+    431: ("RequestHeaderFieldsTooLarge", "A header field, or all of them, too large (answered "
+          "by gunicorn or nginx).", [101]),
     415: ("UnsupportedMediaType", "The body is not sent as `Content-Type: application/json`.",
           [101]),
     500: ("InternalServerError", "An unexpected error, or an unreadable store; the server log "
@@ -48,7 +51,10 @@ DESCRIPTION = ("RAGFlow's dataset API, both of its generations over the same dat
                "keeps its response shapes as they were: the list call answers code 102 on "
                "success; a method a path does not take answers 405 (see "
                "`components.responses.MethodNotAllowed`); an unknown path answers 404 with "
-               "code 101. Every response under /api/v1 is JSON with `code` and `message`.")
+               "code 101. Under /api/v1/datasets, an unknown path answers HTTP 404 "
+               "(`components.responses.CurrentNotFound`) and a method a path does not take "
+               "HTTP 405 (`components.responses.CurrentMethodNotAllowed`). Every response "
+               "under /api/v1 is JSON with `code` and `message`.")
 IDEMPOTENCY_KEY = {
     "in": "header", "name": "Idempotency-Key", "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
@@ -118,7 +124,7 @@ def build(app):
                 {**json_body("Created, under the name given or the first free `name(N)`.",
                              schemas.CreatedEnvelope, code=[0], message=["success"]),
                  "links": delete_link("/data/id")},
-                400, 401, 413, 415, 500),
+                400, 401, 413, 414, 415, 431, 500),
         },
         "get": {
             "summary": "List the caller's datasets (legacy)",
@@ -130,7 +136,7 @@ def build(app):
                 {**json_body("A page of the caller's datasets.", schemas.ListEnvelope,
                              code=[102], message=["attempt to list datasets"]),
                  "links": delete_link("/data/0/id")},
-                400, 401, 500),
+                400, 401, 414, 431, 500),
         },
     })
     spec.path("/api/v1/dataset/{dataset_id}", parameters=[
@@ -146,7 +152,7 @@ def build(app):
             "responses": {**responses(
                 json_body("Deleted for good; its name is free again.", schemas.DeletedEnvelope,
                           code=[0], message=["Dataset deleted successfully!"], success=[True]),
-                401, 500),
+                401, 414, 431, 500),
                 "404": json_body("The caller has no dataset with this id.",
                                  schemas.DeletedEnvelope, code=[102],
                                  message=["Dataset not found."], success=[False])},
@@ -190,11 +196,18 @@ def current_paths(spec):
         current.Unauthorized))
     spec.components.response("CurrentServerError", json_body(
         "An unexpected error, or an unreadable store; the server log says why.", current.Fault))
+    spec.components.response("CurrentNotFound", json_body(
+        "A path under /api/v1/datasets that no route has (RAGFlow's body); the key is not "
+        "looked at.", current.NotFound))
+    spec.components.response("CurrentMethodNotAllowed", {
+        **json_body("A method the path does not take; `Allow` lists those it does.",
+                    current.MethodNotAllowed), "headers": HEADERS[405]})
 
     def operation(summary, operation_id, answer, description, **more):
         return {"summary": summary, "operationId": operation_id, **more,
                 "responses": {"200": json_body(description, answer),
                               "401": "CurrentUnauthorized", "500": "CurrentServerError"}}
+    # 404 and 405 belong to no operation: paths and methods outside them (see DESCRIPTION).
 
     def body(schema):
         return {"required": True, "content": {"application/json": {"schema": schema}}}
@@ -223,7 +236,8 @@ def current_paths(spec):
         "put": operation(
             "Update a dataset", "update", current.DatasetAnswer,
             "The dataset as updated; or code 101/102 (102: unknown id, a name taken, an "
-            "unknown model, nothing to change).", requestBody=body(current.UpdateDatasetReq(exclude=("dataset_id",)))),
+            "unknown model, nothing to change).",
+            requestBody=body(current.UpdateDatasetReq(exclude=("dataset_id",)))),
     })
 
 

@@ -200,8 +200,9 @@ class ListDatasetReq(StrictSchema):
                                  "with `id`."})
     include_parsing_status = QueryBool(load_default=False, metadata={
         "description": "Adds `parsing_status`, the documents' counts by parsing state."})
-    ext = Object(load_default=dict, metadata={"description": "JSON: `keywords` (a part of the name, any case), "
-                                          "`parser_id` (a chunk method), `owner_ids`."})
+    ext = Object(load_default=dict, metadata={
+        "description": "JSON: `keywords` (a part of the name, any case), `parser_id` (a chunk "
+                       "method), `owner_ids`."})
 
     @post_load
     def hex_ids(self, data, **kwargs):
@@ -265,6 +266,22 @@ class Fault(StrictSchema):
 
     code = fields.Integer(required=True, validate=validate.OneOf((100,)))
     message = fields.String(required=True)
+    data = fields.Raw(required=True, metadata={"type": "null"})
+
+
+class NotFound(StrictSchema):
+    """RAGFlow's 404 body, for a path no route has."""
+
+    code = fields.Integer(required=True, validate=validate.OneOf((404,)))
+    message = fields.String(required=True, metadata={
+        "example": "Not Found: /api/v1/datasets/x/y"})
+    data = fields.Raw(required=True, metadata={"type": "null"})
+    error = fields.String(required=True, validate=validate.OneOf(("Not Found",)))
+
+
+class MethodNotAllowed(StrictSchema):
+    code = fields.Integer(required=True, validate=validate.OneOf((101,)))
+    message = fields.String(required=True, validate=validate.OneOf(("Method Not Allowed",)))
     data = fields.Raw(required=True, metadata={"type": "null"})
 
 
