@@ -1,6 +1,8 @@
 import os
+import threading
 
 import pytest
+from werkzeug.serving import make_server
 
 from app import create_app
 from app import store as stores
@@ -179,6 +181,25 @@ def other(client, runner):
 def current(client, key):
     """The current API, with the same key as `api`."""
     return Current(client, key)
+
+
+@pytest.fixture
+def rag(app, key):
+    """A ragflow-sdk client of the app, served on a free loopback port by a thread."""
+    try:
+        from ragflow_sdk import RAGFlow
+    except ImportError:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip("ragflow-sdk is not installed (make installs it)")
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield RAGFlow(api_key=key, base_url=f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+        thread.join()
 
 
 @pytest.fixture(params=["json", "postgres"])

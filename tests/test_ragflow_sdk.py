@@ -1,30 +1,15 @@
 """Today's client, the real `ragflow-sdk`, against this server over HTTP."""
 
 import os
-import threading
 
 import pytest
-from werkzeug.serving import make_server
 
 try:
-    from ragflow_sdk import DataSet, RAGFlow
+    from ragflow_sdk import DataSet
 except ImportError:
     if os.environ.get("CI"):
         raise
     pytest.skip("ragflow-sdk is not installed (make installs it)", allow_module_level=True)
-
-
-@pytest.fixture
-def rag(app, key):
-    """An SDK client of the app, served on a free loopback port by a thread."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield RAGFlow(api_key=key, base_url=f"http://127.0.0.1:{server.server_port}")
-    finally:
-        server.shutdown()
-        thread.join()
 
 
 def names(datasets):

@@ -2,7 +2,7 @@
 
 import re
 
-from marshmallow import (ValidationError, fields, missing, post_load, validate, validates,
+from marshmallow import (ValidationError, fields, missing, post_load, validate,
                          validates_schema)
 
 from app.cached import Memo
@@ -130,22 +130,29 @@ class UpdateDatasetReq(CreateDatasetReq):
         "description": "Answered back as sent; there are no connectors here."})
 
 
-class DeleteDatasetReq(StrictSchema):
-    ids = ListOf(Str(), allow_none=True, metadata={
-        "description": "Datasets to delete, all or none; `null` or `[]` delete nothing."})
-    delete_all = Bool(metadata={"description": "With no `ids`: delete every dataset."})
+def some_ids(ids):
+    """RAGFlow's check of a list of ids: UUIDs, each once."""
+    ids = [uuid_hex(value) for value in ids]
+    twice = list(dict.fromkeys(i for i in ids if ids.count(i) > 1))
+    if twice:
+        raise ValidationError(f"Duplicate ids: '{', '.join(twice)}'")
 
-    @validates("ids")
-    def uuids(self, ids, **kwargs):
-        """RAGFlow checks the list as a whole: its errors name `ids`, not an item."""
-        if ids is not None:
-            some_ids(ids)
+
+class IdsSchema(StrictSchema):
+    """A request whose `ids` are answered in their 32 hex digits."""
 
     @post_load
     def hex_ids(self, data, **kwargs):
         if data.get("ids"):
             data["ids"] = [uuid_hex(value) for value in data["ids"]]
         return data
+
+
+class DeleteDatasetReq(IdsSchema):
+    # RAGFlow checks the list as a whole: its errors name `ids`, not an item.
+    ids = ListOf(Str(), allow_none=True, validate=[some_ids], metadata={
+        "description": "Datasets to delete, all or none; `null` or `[]` delete nothing."})
+    delete_all = Bool(metadata={"description": "With no `ids`: delete every dataset."})
 
 
 INTEGER = re.compile(r"\s*([+-]?[0-9](?:_?[0-9])*)(?:\.0+)?\s*")
@@ -179,15 +186,7 @@ def at_most_ids(ids):
                               f"not {len(ids)}")
 
 
-def some_ids(ids):
-    """RAGFlow's check of a list of ids: UUIDs, each once."""
-    ids = [uuid_hex(value) for value in ids]
-    twice = list(dict.fromkeys(i for i in ids if ids.count(i) > 1))
-    if twice:
-        raise ValidationError(f"Duplicate ids: '{', '.join(twice)}'")
-
-
-class ListDatasetReq(StrictSchema):
+class ListDatasetReq(IdsSchema):
     id = UUIDHex(metadata={"description": "Only this dataset."})
     name = Str(metadata={"description": "Only the dataset of this name (any case); empty: "
                                         "no filter."})
@@ -203,12 +202,6 @@ class ListDatasetReq(StrictSchema):
     ext = Object(load_default=dict, metadata={
         "description": "JSON: `keywords` (a part of the name, any case), `parser_id` (a chunk "
                        "method), `owner_ids`."})
-
-    @post_load
-    def hex_ids(self, data, **kwargs):
-        if data.get("ids"):
-            data["ids"] = [uuid_hex(value) for value in data["ids"]]
-        return data
 
 
 OPTIONAL = ("parsing_status", "size", "connectors")  # in some answers only
