@@ -30,11 +30,11 @@ class NotFound(Exception):
 
 
 class LimitReached(Exception):
-    """A create past the tenant's limit of datasets (DATASET_API_TENANT_DATASET_LIMIT)."""
+    """A create past one of the tenant's limits: of datasets (TENANT_DATASET_LIMIT), or `what`."""
 
-    def __init__(self, limit):
-        super().__init__(limit)
-        self.limit = limit
+    def __init__(self, limit, what="datasets"):
+        super().__init__(limit, what)
+        self.limit, self.what = limit, what
 
 
 class IdempotencyMismatch(Exception):
@@ -118,7 +118,84 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def delete_datasets(self, tenant, ids=None):
         """Delete these datasets of the tenant (None: all), all or none; the deleted records."""
-        # NotFound, deleting nothing, if any of the ids is not the tenant's.
+        # NotFound, deleting nothing, if any of the ids is not the tenant's. Their documents,
+        # chunks and bytes go with them.
+
+    # Documents of a tenant's dataset (app.store.documents: their fields and rules). Each
+    # change of a document's count of chunks or tokens, and each add or delete, changes its
+    # dataset's document_count, chunk_count and token_num in the same step.
+
+    @abc.abstractmethod
+    def save_bytes(self, tenant, pieces):
+        """Keep the bytes of the iterable `pieces` for good; (location, size) to name them by."""
+        # Written and synced before any record names them; unnamed bytes go at `collect`.
+
+    @abc.abstractmethod
+    def read_bytes(self, tenant, location):
+        """An iterator of the bytes at `location` (documents.PIECE at a time), or None."""
+
+    @abc.abstractmethod
+    def add_documents(self, tenant, dataset_id, documents, now, limits=None):
+        """Add documents (fields, their bytes saved) each under a free name; their records."""
+        # NotFound if the dataset is not the tenant's; LimitReached past `limits`
+        # ({"documents": n, "bytes": n} per tenant, None: no limit), adding none.
+
+    @abc.abstractmethod
+    def get_document(self, tenant, dataset_id, document_id):
+        """The document of the tenant's dataset, or None."""
+
+    @abc.abstractmethod
+    def list_documents(self, tenant, dataset_id, query, orderby="create_time", desc=True,
+                       offset=0, limit=None):
+        """(records, total) of the dataset's documents that documents.matches(`query`)."""
+        # Ordered as documents.ordered; None if the dataset is not the tenant's.
+
+    @abc.abstractmethod
+    def update_document(self, tenant, dataset_id, document_id, patch, now):
+        """Apply the rules.Patch by documents.patched; the record, or None if none."""
+        # NameTaken if the new name is another document's of the dataset.
+
+    @abc.abstractmethod
+    def delete_documents(self, tenant, dataset_id, ids=None):
+        """Delete these documents (None: all) with their chunks and bytes; the records."""
+        # NotFound, deleting nothing, if any id is not a document of the dataset.
+
+    @abc.abstractmethod
+    def queue_parse(self, tenant, dataset_id, ids, now):
+        """Ask for a parse of each document (documents.queued, its chunks dropped)."""
+        # NotFound, changing nothing, if any id is not a document of the dataset.
+
+    @abc.abstractmethod
+    def cancel_parse(self, tenant, dataset_id, ids, now):
+        """Stop the parse of each RUNNING one of these documents (documents.cancelled)."""
+        # NotFound as queue_parse; the records of the documents as they are after.
+
+    @abc.abstractmethod
+    def claim_parse(self, claim, until, now):
+        """Take the longest-waiting claimable document for a parse; (tenant, record) or None."""
+        # Held by `claim` until `until`; one cut short ATTEMPTS times is documents.given_up.
+
+    @abc.abstractmethod
+    def finish_parse(self, tenant, document_id, claim, chunks, error, now):
+        """End the parse `claim` holds: [(content, tokens)] or an error; False if not held."""
+
+    @abc.abstractmethod
+    def list_chunks(self, tenant, dataset_id, document_id, keywords=None, chunk_id=None,
+                    offset=0, limit=None):
+        """(chunks, total) of the document, in its order; None if there is no such document."""
+
+    @abc.abstractmethod
+    def delete_chunks(self, tenant, dataset_id, document_id, ids=None):
+        """Delete these chunks of the document (None: all); how many were deleted."""
+        # NotFound (naming the ids) if any is not a chunk of the document, deleting nothing.
+
+    @abc.abstractmethod
+    def set_chunks_available(self, tenant, dataset_id, document_id, ids, available):
+        """Make these chunks of the document available or not; NotFound as delete_chunks."""
+
+    @abc.abstractmethod
+    def collect(self, grace):
+        """Remove bytes no record names that are older than `grace` ms; how many."""
 
     def version(self, tenant):
         """A value that changes with every change of the tenant's datasets; None if unknown."""
@@ -137,8 +214,9 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def export(self):
-        """Everything: {keys, tenants, datasets, idempotency}, each list in creation order."""
-        # Datasets are listed by tenant, in the tenants' order.
+        """Everything: {keys, tenants, datasets, idempotency, documents, chunks, files}."""
+        # Each list in creation order; datasets and documents by tenant, in the tenants'
+        # order; chunks by document; files: {location: base64 of the bytes}.
 
     @abc.abstractmethod
     def import_(self, data):
