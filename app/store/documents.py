@@ -173,3 +173,8 @@ def recount(dataset, old, new):
             - each(old, "chunk_count"),
             "token_num": dataset["token_num"] + each(new, "token_count")
             - each(old, "token_count")}
+
+
+def own_fields(record):
+    """The document's own fields (DOCUMENT_FIELDS) of a record."""
+    return {field: record[field] for field in DOCUMENT_FIELDS}

@@ -5,6 +5,7 @@
 # rewritten only when the journal has grown as large as it (and on `store export`).
 # Readers take no lock (see engine.Engine).
 
+import base64
 import os
 import time
 import uuid
@@ -14,15 +15,18 @@ import orjson
 from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, ReplayGone,
                        Store, StoreBusy, StoreError, rules)
 from app.store.jsonfile import files, layout
+from app.store.jsonfile.document_ops import DocumentOps
+from app.store.jsonfile.documents import Tenant
 from app.store.jsonfile.engine import Engine
 from app.store.jsonfile.layout import IDEMPOTENCY, KEYS, TENANTS, ordered, shown, tenant_table
 
 
-class JsonStore(Store):
-    """Keys and datasets in one JSON file, safe for several processes."""
+class JsonStore(DocumentOps, Store):
+    """Keys and datasets in one JSON file, safe for several processes; files beside it."""
 
     def __init__(self, path, config):
         self.path = self.location = os.path.abspath(path)
+        self.files = self.path + ".files"  # the documents' bytes, a folder per tenant
         self.dataset_limit = int(config["TENANT_DATASET_LIMIT"])
         self.legacy_defaults = rules.legacy_defaults(config)  # of a first-format store
         self.engine = Engine(path, float(config["LOCK_TIMEOUT"]), int(config["JOURNAL_LIMIT"]),
@@ -181,10 +185,15 @@ class JsonStore(Store):
                 if missing:
                     raise NotFound(missing)
                 found = list(found.values())
+            own = Tenant(state, tenant)
+            locations.extend(own.forget({table[doc_id]["id"] for doc_id in found}))
             return ([shown(table[doc_id], tenant) for doc_id in found],
-                    [("del", tenant_table(tenant), doc_id) for doc_id in found])
+                    [("del", tenant_table(tenant), doc_id) for doc_id in found] + own.done())
 
-        return self.engine.commit(op)
+        locations = []
+        deleted = self.engine.commit(op)
+        self._remove_bytes(tenant, locations)
+        return deleted
 
     # Operation
 
@@ -205,7 +214,14 @@ class JsonStore(Store):
         with self.engine.mutex, self.engine.lock():
             state = self.engine.read()
             self.engine.checkpoint()
-            return layout.from_tables(state.tables)
+            data = layout.from_tables(state.tables)
+        data["files"] = {}
+        for document in data["documents"]:
+            pieces = self.read_bytes(document["created_by"], document["location"])
+            if pieces is None:
+                raise StoreError(f"the bytes of document {document['id']} are missing")
+            data["files"][document["location"]] = base64.b64encode(b"".join(pieces)).decode()
+        return data
 
     def import_(self, data):
         tables = layout.to_tables(data, {"format": layout.FORMAT, "id": "", "version": 0,
@@ -215,6 +231,9 @@ class JsonStore(Store):
         except ValueError as err:
             raise StoreError(f"not a dataset store export: {err}") from err
         del tables[layout.META]
+        for document in data.get("documents", ()):
+            self.write_bytes(document["created_by"], document["location"],
+                             [base64.b64decode(data["files"][document["location"]])])
 
         def op(state):
             if any(state.tables.values()):

@@ -11,13 +11,14 @@ import re
 
 import orjson
 
-from app.store import rules
+from app.store import documents as docs, rules
 from app.store.jsonfile import records
 from app.store.jsonfile.records import is_stored
 
 FORMAT = 2
 META, KEYS, TENANTS, IDEMPOTENCY = "meta", "keys", "tenants", "idempotency"
 TENANT = "tenant:"  # prefix of the tables that each hold one tenant's datasets
+DOCUMENTS, CHUNKS = "documents:", "chunks:"  # ...its documents, and its documents' chunks
 HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
@@ -59,10 +60,25 @@ def _meta_ok(doc):
             and (doc.get("after") is None or type(doc.get("after")) is str))
 
 
+DOCUMENT = {*docs.DOCUMENT_FIELDS, *docs.QUEUE_FIELDS, "id", "dataset_id", "created_by",
+            "create_time", "update_time"}
+
+
+def _document_ok(doc):
+    return (type(doc) is dict and doc.keys() == DOCUMENT and type(doc["id"]) is str
+            and type(doc["name"]) is str and type(doc["location"]) is str)
+
+
+def _chunks_ok(doc):
+    return (type(doc) is dict and doc.keys() == {"document_id", "chunks"}
+            and type(doc["chunks"]) is list)
+
+
 def validator(name):
     """The check of a record of table `name`, or None if the layout has no such table."""
-    if name.startswith(TENANT):
-        return is_stored if HEX32.fullmatch(name[len(TENANT):]) else None
+    for prefix, valid in ((TENANT, is_stored), (DOCUMENTS, _document_ok), (CHUNKS, _chunks_ok)):
+        if name.startswith(prefix):
+            return valid if HEX32.fullmatch(name[len(prefix):]) else None
     return {META: _meta_ok, KEYS: rules.key_ok, TENANTS: _tenant_ok,
             IDEMPOTENCY: _idempotency_ok}.get(name)
 
@@ -105,6 +121,19 @@ def to_tables(export, meta):
     for dataset in export["datasets"]:
         table = tables.setdefault(tenant_table(dataset["tenant_id"]), {})
         table[str(len(table) + 1)] = _stored(dataset)
+    for document in export.get("documents", ()):
+        table = tables.setdefault(DOCUMENTS + document["created_by"], {})
+        table[str(len(table) + 1)] = {**docs.new_document(docs.own_fields(document)),
+                                      **{f: document[f] for f in DOCUMENT - set(
+                                          docs.DOCUMENT_FIELDS) - set(docs.QUEUE_FIELDS)}}
+    owners = {d["id"]: d["created_by"] for d in export.get("documents", ())}
+    for chunk in export.get("chunks", ()):
+        table = tables.setdefault(CHUNKS + owners[chunk["document_id"]], {})
+        last = table.get(str(len(table)))
+        if last is None or last["document_id"] != chunk["document_id"]:
+            last = table[str(len(table) + 1)] = {"document_id": chunk["document_id"],
+                                                 "chunks": []}
+        last["chunks"].append(chunk)
     return tables
 
 
@@ -133,8 +162,16 @@ def from_tables(tables):
         datasets += [shown(d, tenant["id"])
                      for d in ordered(tables.get(tenant_table(tenant["id"]), {}))]
     idempotency = list(map(as_entry, ordered(tables.get(IDEMPOTENCY, {}))))
+    documents, chunks = [], []
+    for tenant in ordered(tables.get(TENANTS, {})):
+        documents += map(docs.shown, ordered(tables.get(DOCUMENTS + tenant["id"], {})))
+        by_document = {r["document_id"]: r["chunks"]
+                       for r in tables.get(CHUNKS + tenant["id"], {}).values()}
+        chunks += [chunk for d in documents if d["created_by"] == tenant["id"]
+                   for chunk in by_document.get(d["id"], ())]
     return {"keys": ordered(tables.get(KEYS, {})), "tenants": ordered(tables.get(TENANTS, {})),
-            "datasets": datasets, "idempotency": idempotency}
+            "datasets": datasets, "idempotency": idempotency, "documents": documents,
+            "chunks": chunks}
 
 
 OLD_DATASET = {"id", "name", "create_time", "update_time"}

@@ -47,6 +47,7 @@ class State:
         self._idempotency = None  # (tenant, key) -> doc id
         self._remembered = None  # tenant -> {doc id: None} of its entries, oldest first
         self._next = {}  # table -> its next doc id
+        self._derived = {}  # table -> {what: value} made from it, dropped when it changes
 
     def table(self, name):
         return self.tables.get(name, {})
@@ -69,6 +70,7 @@ class State:
             self._follow(name, doc_id, old, new[0] if new else None)
 
     def _follow(self, name, doc_id, old, new):
+        self._derived.pop(name, None)
         if name.startswith(TENANT):
             index = self._tenants.get(name)
             if index is not None:
@@ -91,6 +93,13 @@ class State:
         if name not in self._next:
             self._next[name] = max(map(int, self.table(name)), default=0) + 1
         return str(self._next[name])
+
+    def derived(self, name, what, make):
+        """`make(table)` of table `name`, made once until the table changes."""
+        kept = self._derived.setdefault(name, {})
+        if what not in kept:
+            kept[what] = make(self.table(name))
+        return kept[what]
 
     # Keys and tenants
 
