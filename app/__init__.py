@@ -2,8 +2,8 @@
 
 from flask import Flask
 
-from app import (cli, datasets, docs, edge, encoding, errors, legacy, models, settings,
-                 store)
+from app import (chunks, cli, datasets, docs, documents, edge, encoding, errors, legacy,
+                 models, parse_queue, settings, store)
 
 # The DATASET_API_* settings and their defaults; a variable is read as its default's type.
 SETTINGS = dict(
@@ -24,6 +24,11 @@ SETTINGS = dict(
     EMBEDDING_MODEL=None,  # the first of EMBEDDING_MODELS
     LLM_ID=None,
     CACHE="on",  # "off": nothing kept for speed (app.cached), the same answers
+    PARSE_LEASE=60.0,  # s a parser holds a document: one killed is taken up again after it
+    DOCUMENT_SIZE_LIMIT=128 * 1024 * 1024,  # bytes of one file (RAGFlow's DOC_MAXIMUM_SIZE)
+    UPLOAD_FILE_LIMIT=32,  # files in one upload
+    TENANT_DOCUMENT_LIMIT=1_000_000,  # documents a tenant may have
+    TENANT_BYTES_LIMIT=1 << 40,  # bytes of files a tenant may keep (1 TiB)
 )
 
 
@@ -39,6 +44,7 @@ def create_app(test_config=None):
         app.config.update(test_config)
     settings.check(app.config)
     models.check_config(app.config)
-    for module in (encoding, edge, store, errors, legacy, datasets, docs, cli):
+    for module in (encoding, edge, store, errors, legacy, datasets, documents, chunks,
+                   parse_queue, docs, cli):
         module.init_app(app)
     return app

@@ -61,6 +61,8 @@ def post_worker_init(worker):
             store.health()
     except StoreError as err:
         worker.log.warning("Store not readable at worker start: %s", err)
+    if store is not None:
+        worker.wsgi.extensions["parser"].start(forever=True)  # the queue of every host's
 
 
 def on_exit(server):
