@@ -10,7 +10,7 @@ from app.errors import ARGUMENT_ERROR, CURRENT_API, DATA_ERROR, SUCCESS, current
 from app.schemas import current, parser_config as parser_configs
 from app.cached import Pages, per_query_string
 from app.schemas.fields import check_storable, pydantic_text
-from app.store import NameTaken, NotFound, get_store, rules
+from app.store import NameTaken, NotFound, documents as docs, get_store, rules
 
 bp = Blueprint("datasets", __name__, url_prefix=CURRENT_API)
 
@@ -120,17 +120,31 @@ def page(query):
         chunk_method=text(ext, "parser_id"), orderby=query["orderby"], desc=query["desc"],
         offset=(query["page"] - 1) * size, limit=size)
     if query["include_parsing_status"]:
-        counts = dict.fromkeys(current.PARSING_COUNTS, 0)  # no documents are parsed here yet
-        records = [{**record, "parsing_status": counts} for record in records]
+        records = [{**record, "parsing_status": parsing_status(store, tenant, record["id"])}
+                   for record in records]
     return tuple(current.rendered.each(records)), total
+
+
+def documents_of(store, tenant, dataset_id):
+    return (store.list_documents(tenant, dataset_id, {}) or ([], 0))[0]
+
+
+def parsing_status(store, tenant, dataset_id):
+    """The counts of the dataset's documents in each parsing state."""
+    counts = dict.fromkeys(current.PARSING_COUNTS, 0)
+    for document in documents_of(store, tenant, dataset_id):
+        counts[f"{docs.RUN_NAMES[document['run']].lower()}_count"] += 1
+    return counts
 
 
 @bp.get("/<dataset_id>")
 def get_dataset(dataset_id):
-    record = get_store().get_dataset(g.tenant_id, dataset_id)
+    store = get_store()
+    record = store.get_dataset(g.tenant_id, dataset_id)
     if record is None:
         raise no_access(dataset_id)
-    return success(current.rendered({**record, "size": 0, "connectors": []}))
+    size = sum(d["size"] for d in documents_of(store, g.tenant_id, dataset_id))
+    return success(current.rendered({**record, "size": size, "connectors": []}))
 
 
 IGNORED = ("parse_type", "pipeline_id", "ext")  # checked, but nothing here has a use for them

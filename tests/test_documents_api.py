@@ -222,3 +222,21 @@ def test_another_tenants_documents_are_invisible(docs, client, runner, dataset):
         answer = stranger.call(method, path, body).json
         assert answer["code"] == 102, (method, path, answer)
     assert docs.doc(a["id"])["name"] == "a.txt"
+
+
+def test_counts_are_real_on_both_apis(docs, current, api, dataset):
+    a, b, _ = docs.uploaded(("a.txt", TEXT), ("b.txt", b"bee"), ("c.txt", b"sea"))
+    done, _ = docs.parsed(a["id"], b["id"])
+    got = current.get(dataset["id"]).json["data"]
+    assert got["size"] == len(TEXT) + 6
+    assert (got["document_count"], got["chunk_count"], got["token_num"]) == (
+        3, done["chunk_count"] + 1, done["token_count"] + docs.doc(b["id"])["token_count"])
+    [listed] = current.list(include_parsing_status="true").json["data"]
+    assert listed["parsing_status"] == {"unstart_count": 1, "running_count": 0,
+                                        "cancel_count": 0, "done_count": 2, "fail_count": 0}
+    [legacy] = api.list().json["data"]
+    assert (legacy["doc_num"], legacy["chunk_num"], legacy["token_num"]) == (
+        got["document_count"], got["chunk_count"], got["token_num"])
+    current.delete(ids=[dataset["id"]])
+    assert docs.client.get(f"{docs.base}/documents/{a['id']}", headers=docs.headers).json[
+        "message"] == "document not found"
