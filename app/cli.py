@@ -1,5 +1,6 @@
 """Command-line administration: `flask --app wsgi keys ...`, `... tenants ...`, `... store ...`."""
 
+import base64
 import os
 import re
 import uuid
@@ -143,13 +144,16 @@ def export_store(path, force):
 
 
 KINDS = {"keys": "key", "tenants": "tenant", "datasets": "dataset",
-         "idempotency": "Idempotency-Key"}
+         "idempotency": "Idempotency-Key", "documents": "document", "chunks": "chunk"}
 
 
 def writable(data):
     """The export without the records JSON cannot hold, and [(kind, record, why)] of those."""
     kept, skipped = {}, []
     for table, records in data.items():
+        if table == "files":  # bytes, as base64: always JSON
+            kept[table] = records
+            continue
         kept[table] = []
         for record in records:
             try:
@@ -180,9 +184,23 @@ def import_store(path):
         raise click.ClickException(f"{path} has a journal beside it: export the store with "
                                    f"`store export` and import that file instead.")
     data = layout.from_tables(tables)
+    for document in data["documents"]:  # a stopped store's file: its bytes are beside it
+        if document["location"] not in data["files"]:
+            data["files"][document["location"]] = bytes_beside(path, document)
     get_store().import_(data)
     click.echo(f"Imported {len(data['keys'])} keys, {len(data['tenants'])} tenants and "
                f"{len(data['datasets'])} datasets into {get_store().location}.")
+
+
+def bytes_beside(path, document):
+    """The base64 of a document's bytes in the files folder beside a JSON store's file."""
+    name = os.path.join(path + ".files", document["created_by"], document["location"])
+    try:
+        with open(name, "rb") as file:
+            return base64.b64encode(file.read()).decode()
+    except OSError as err:
+        raise click.ClickException(f"{path}: the bytes of document {document['id']} cannot "
+                                   f"be read: {err}") from err
 
 
 GROUPS = (keys_cli, tenants_cli, store_cli)  # also the console command's (app/console.py)

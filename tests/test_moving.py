@@ -40,6 +40,14 @@ def fill(app):
         "parser_config": {"raptor": {"use_raptor": True}}}), kb["create_time"] + 5)
     store.create_dataset(tenant, {"name": "idem"}, kb["create_time"] + 6,
                          idempotency=("retry-1", "f" * 64))
+    now = kb["create_time"] + 7  # documents, one parsed, and their bytes
+    documents = [{"name": name, "location": location, "size": size}
+                 for name, data in (("a.txt", b"\x00\xff bytes"), ("b.md", b"# b"))
+                 for location, size in [store.save_bytes(tenant, [data])]]
+    a, _ = store.add_documents(tenant, kb["id"], documents, now)
+    store.queue_parse(tenant, kb["id"], [a["id"]], now)
+    store.claim_parse("claim", now + 60_000, now)
+    store.finish_parse(tenant, a["id"], "claim", [("one", 1), ("two", 2)], None, now + 1)
 
 
 @pytest.mark.parametrize("source, target", [("json_config", "postgres_config"),

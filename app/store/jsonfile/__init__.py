@@ -231,6 +231,7 @@ class JsonStore(DocumentOps, Store):
         except ValueError as err:
             raise StoreError(f"not a dataset store export: {err}") from err
         del tables[layout.META]
+        tables.pop(layout.FILES, None)  # kept as files, beside the store
         for document in data.get("documents", ()):
             self.write_bytes(document["created_by"], document["location"],
                              [base64.b64decode(data["files"][document["location"]])])

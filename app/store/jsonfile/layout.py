@@ -19,6 +19,7 @@ FORMAT = 2
 META, KEYS, TENANTS, IDEMPOTENCY = "meta", "keys", "tenants", "idempotency"
 TENANT = "tenant:"  # prefix of the tables that each hold one tenant's datasets
 DOCUMENTS, CHUNKS = "documents:", "chunks:"  # ...its documents, and its documents' chunks
+FILES = "files"  # in an export only: the documents' bytes (the store keeps them beside it)
 HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
@@ -74,13 +75,18 @@ def _chunks_ok(doc):
             and type(doc["chunks"]) is list)
 
 
+def _file_ok(doc):
+    return (type(doc) is dict and doc.keys() == {"tenant", "location", "data"}
+            and all(type(value) is str for value in doc.values()))
+
+
 def validator(name):
     """The check of a record of table `name`, or None if the layout has no such table."""
     for prefix, valid in ((TENANT, is_stored), (DOCUMENTS, _document_ok), (CHUNKS, _chunks_ok)):
         if name.startswith(prefix):
             return valid if HEX32.fullmatch(name[len(prefix):]) else None
     return {META: _meta_ok, KEYS: rules.key_ok, TENANTS: _tenant_ok,
-            IDEMPOTENCY: _idempotency_ok}.get(name)
+            IDEMPOTENCY: _idempotency_ok, FILES: _file_ok}.get(name)
 
 
 def check(tables):
@@ -126,14 +132,18 @@ def to_tables(export, meta):
         table[str(len(table) + 1)] = {**docs.new_document(docs.own_fields(document)),
                                       **{f: document[f] for f in DOCUMENT - set(
                                           docs.DOCUMENT_FIELDS) - set(docs.QUEUE_FIELDS)}}
-    owners = {d["id"]: d["created_by"] for d in export.get("documents", ())}
+    tenant_of = {d["id"]: d["created_by"] for d in export.get("documents", ())}
     for chunk in export.get("chunks", ()):
-        table = tables.setdefault(CHUNKS + owners[chunk["document_id"]], {})
+        table = tables.setdefault(CHUNKS + tenant_of[chunk["document_id"]], {})
         last = table.get(str(len(table)))
         if last is None or last["document_id"] != chunk["document_id"]:
             last = table[str(len(table) + 1)] = {"document_id": chunk["document_id"],
                                                  "chunks": []}
         last["chunks"].append(chunk)
+    owners = {d["location"]: d["created_by"] for d in export.get("documents", ())}
+    if export.get("files"):
+        tables[FILES] = numbered([{"tenant": owners[location], "location": location,
+                                   "data": data} for location, data in export["files"].items()])
     return tables
 
 
@@ -169,9 +179,10 @@ def from_tables(tables):
                        for r in tables.get(CHUNKS + tenant["id"], {}).values()}
         chunks += [chunk for d in documents if d["created_by"] == tenant["id"]
                    for chunk in by_document.get(d["id"], ())]
+    files = {record["location"]: record["data"] for record in tables.get(FILES, {}).values()}
     return {"keys": ordered(tables.get(KEYS, {})), "tenants": ordered(tables.get(TENANTS, {})),
             "datasets": datasets, "idempotency": idempotency, "documents": documents,
-            "chunks": chunks}
+            "chunks": chunks, "files": files}
 
 
 OLD_DATASET = {"id", "name", "create_time", "update_time"}
