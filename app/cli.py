@@ -102,6 +102,15 @@ def check_store():
                f"tenants, {counts['datasets']} datasets)")
 
 
+@store_cli.command("collect")
+@click.option("--grace", type=click.IntRange(min=0), default=3600, show_default=True,
+              help="Seconds: younger bytes may be an upload not yet recorded, and stay.")
+def collect_store(grace):
+    """Remove the bytes of files no document names (the servers do this every hour)."""
+    removed = get_store().collect(grace * 1000)
+    click.echo(f"{get_store().location}: removed {removed} files no document names.")
+
+
 @store_cli.command("reset-journal")
 def reset_journal():
     """Take the JSON store's file as it is when its journal is lost, and start a new one."""

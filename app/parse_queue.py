@@ -73,6 +73,9 @@ class Runner:
             return False
         tenant, document = taken
         chunks, error = None, None
+        held = threading.Event()  # set when the parse ends: the lease is held until then
+        threading.Thread(target=self.hold, args=(tenant, document["id"], claim, lease, held),
+                         daemon=True).start()
         try:
             pieces = store.read_bytes(tenant, document["location"])
             if pieces is None:
@@ -84,8 +87,21 @@ class Runner:
         except Exception as err:  # a parser's bug fails one document, not the thread
             log.exception("Parser: %s of tenant %s failed", document["id"], tenant)
             error = f"Internal error while parsing: {type(err).__name__}"
+        finally:
+            held.set()
         store.finish_parse(tenant, document["id"], claim, chunks, error, now_ms())
         return True
+
+    def hold(self, tenant, document_id, claim, lease, done):
+        """Renew the claim every third of the lease while the parse runs."""
+        with self.app.app_context():
+            while not done.wait(lease / 3000):
+                try:
+                    if not get_store().renew_parse(tenant, document_id, claim,
+                                                   now_ms() + lease):
+                        return  # stopped, or taken by another: its finish will be refused
+                except StoreError as err:
+                    log.warning("Parser: could not renew a claim: %s", err)
 
     def collect(self):
         if time.monotonic() - self.collected >= COLLECT_EVERY:

@@ -139,6 +139,8 @@ def test_parse_claims_are_exclusive_and_leases_expire(store, tenant, dataset):
     assert claimed_tenant == tenant and claimed["location"] == a["location"]
     assert claimed["parser_config"] == a["parser_config"]
     assert store.claim_parse("c2", T0 + 2000, T0 + 999) is None  # held
+    assert store.renew_parse(tenant, a["id"], "c1", T0 + 1000) is True
+    assert store.renew_parse(tenant, a["id"], "c9", T0 + 9000) is False  # not its claim
     assert store.claim_parse("c2", T0 + 3000, T0 + 1000)[1]["id"] == a["id"]  # expired
     assert not store.finish_parse(tenant, a["id"], "c1", [("late", 1)], None, T0 + 1001)
     assert store.get_document(tenant, dataset, a["id"])["run"] == docs.RUNNING
@@ -160,6 +162,7 @@ def test_a_parse_ends_done_or_fail_and_cancel_keeps_nothing(store, tenant, datas
     assert failed["run"] == docs.FAIL and "cannot read it" in failed["progress_msg"]
     [cancelled] = store.cancel_parse(tenant, dataset, [c["id"]], T0 + 3)
     assert cancelled["run"] == docs.CANCEL
+    assert store.renew_parse(tenant, c["id"], "c2", T0 + 9000) is False  # stopped
     assert not store.finish_parse(tenant, c["id"], "c2", [("x", 1)], None, T0 + 4)
     assert store.list_chunks(tenant, dataset, c["id"]) == ([], 0)
     assert store.finish_parse(tenant, a["id"], "c0", [("x", 1)], None, T0 + 4)

@@ -176,6 +176,10 @@ class Store(abc.ABC):
         # Held by `claim` until `until`; one cut short ATTEMPTS times is documents.given_up.
 
     @abc.abstractmethod
+    def renew_parse(self, tenant, document_id, claim, until):
+        """Hold the parse `claim` holds until `until`; False if it is no longer held."""
+
+    @abc.abstractmethod
     def finish_parse(self, tenant, document_id, claim, chunks, error, now):
         """End the parse `claim` holds: [(content, tokens)] or an error; False if not held."""
 

@@ -219,6 +219,17 @@ class DocumentOps:
             return None  # nothing waits: no lock taken
         return self.engine.commit(op)
 
+    def renew_parse(self, tenant, document_id, claim, until):
+        def op(state):
+            own = Tenant(state, tenant)
+            doc_id, old = own.find(document_id)
+            if not old or old["claim"] != claim or old["run"] != docs.RUNNING:
+                return False, []
+            own.put(doc_id, old, {**old, "claimed_until": until})
+            return True, own.done()
+
+        return self.engine.commit(op)
+
     def finish_parse(self, tenant, document_id, claim, chunks, error, now):
         def op(state):
             own = Tenant(state, tenant)
