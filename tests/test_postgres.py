@@ -14,6 +14,7 @@ from app.store import LimitReached, NameTaken, NotFound, ReplayGone, StoreBusy, 
 from app.store.postgres import connections
 from app.store.postgres.schema import MIGRATIONS
 from tests.conftest import Api, issue_key
+from harness import pgserver
 from harness.pgserver import free_port
 
 TENANT = "ab" * 16
@@ -321,8 +322,7 @@ def test_names_of_1023_characters_of_any_script(config):
 
 def test_a_database_of_the_first_schema_is_upgraded_with_its_datasets(postgres_config):
     with psycopg.connect(postgres_config["DATABASE_URL"]) as conn:
-        conn.execute("DROP TABLE IF EXISTS schema_version, idempotency, datasets, keys, tenants,"
-                     " tenant_shards CASCADE")
+        pgserver.drop_store(conn)
         conn.execute(MIGRATIONS[0])
         conn.execute("CREATE TABLE schema_version AS SELECT 1 AS version")
         conn.execute("INSERT INTO tenants (id, created) VALUES (%s, 0)", (TENANT,))
@@ -344,8 +344,7 @@ def test_a_database_of_version_5_is_upgraded_with_its_counts_and_keys(postgres_c
     of its dataset becomes the dataset's id; everything reads and works after."""
     url, other = postgres_config["DATABASE_URL"], "cd" * 16
     with psycopg.connect(url) as conn:
-        conn.execute("DROP TABLE IF EXISTS schema_version, idempotency, datasets, keys, tenants,"
-                     " tenant_shards CASCADE")
+        pgserver.drop_store(conn)
         for migration in MIGRATIONS[:5]:
             conn.execute(migration)
         conn.execute("CREATE TABLE schema_version AS SELECT 5 AS version")
