@@ -1,9 +1,7 @@
 """The PostgreSQL engine through the interface: races, bounded waits, broken connections."""
 
 import json
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -13,35 +11,11 @@ from app import create_app
 from app.store import LimitReached, NameTaken, NotFound, ReplayGone, StoreBusy, rules
 from app.store.postgres import connections
 from app.store.postgres.schema import MIGRATIONS
-from tests.conftest import Api, issue_key
+from tests.conftest import Api, issue_key, racing
 from harness import pgserver
 from harness.pgserver import free_port
 
 TENANT = "ab" * 16
-
-
-@pytest.fixture
-def postgres_config(postgres_url, tmp_path):
-    return {"TESTING": True, "DB_PATH": str(tmp_path / "unused.json"),
-            "DATABASE_URL": postgres_url, "LOCK_TIMEOUT": 1}
-
-
-def racing(config, work, count):
-    """`work(store, n)` for n in range(count), from 8 threads of two apps (two servers),
-    the first 8 at once: what each returned, or the exception it raised."""
-    stores = [create_app(config).extensions["store"] for _ in range(2)]
-    start = threading.Barrier(8)
-
-    def run(n):
-        if n < 8:
-            start.wait(10)
-        try:
-            return work(stores[n % 2], n)
-        except Exception as err:  # what each got is for the test to judge
-            return err
-
-    with ThreadPoolExecutor(8) as pool:
-        return list(pool.map(run, range(count))), stores[0]
 
 
 def test_racing_creates_of_one_name_from_threads_of_two_apps(postgres_config):

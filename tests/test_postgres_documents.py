@@ -4,11 +4,15 @@ import hashlib
 import time
 import tracemalloc
 
-from app import create_app
-from app.store import LimitReached
-from app.store import documents as docs
-from tests.test_postgres import TENANT, postgres_config, racing  # noqa: F401
+import psycopg
+import pytest
 
+from app import create_app
+from app.store import LimitReached, StoreError
+from app.store import documents as docs
+from tests.conftest import racing
+
+TENANT = "ab" * 16
 MB = 1 << 20
 
 
@@ -51,6 +55,7 @@ def test_racing_uploads_parses_and_deletes_keep_names_and_counts_exact(postgres_
     assert len(set(names)) == len(names) == 40 and "a.txt" in names
     (counted, summed, chunks) = sums(store, dataset)
     assert counted == summed and counted[0] == 40 and chunks == counted[1] > 0
+    assert store.check()["datasets"] == 1  # which counts them all again
 
 
 def test_two_servers_never_claim_one_document(postgres_config):
@@ -150,3 +155,23 @@ def test_a_parse_of_a_deleted_dataset_ends_quietly(postgres_config):
     assert not store.finish_parse(TENANT, record["id"], "c1", [("x", 1)], None, 3)
     assert store.read_bytes(TENANT, record["location"]) is None
     assert store.collect(grace=0) == 0
+
+
+def test_check_finds_counts_that_do_not_add_up(postgres_config):
+    store = create_app(postgres_config).extensions["store"]
+    dataset = store.create_dataset(TENANT, {"name": "kb"}, 0)["id"]
+    record = add(store, dataset, "a.txt")
+    store.queue_parse(TENANT, dataset, [record["id"]], 1)
+    store.claim_parse("c1", 10**13, 2)
+    store.finish_parse(TENANT, record["id"], "c1", [("a", 1), ("b", 2)], None, 3)
+    assert store.check()["datasets"] == 1
+    for wrong, right in (("UPDATE datasets SET fields = fields || '{\"token_num\": 4}'",
+                          "UPDATE datasets SET fields = fields || '{\"token_num\": 3}'"),
+                         ("DELETE FROM chunks WHERE position = 1", None)):
+        with psycopg.connect(postgres_config["DATABASE_URL"], autocommit=True) as conn:
+            conn.execute(wrong)
+            with pytest.raises(StoreError, match="counts of documents, chunks or tokens"):
+                store.check()
+            if right:
+                conn.execute(right)
+                assert store.check()["datasets"] == 1

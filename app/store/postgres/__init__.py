@@ -262,6 +262,9 @@ class PostgresStore(Documents, Files, Store):
         counts = self._read(lambda conn: conn.execute(CHECK).fetchone())
         if counts.pop("wrong"):
             raise StoreError(f"{self.location}: tenants' counts of datasets are wrong")
+        if counts.pop("miscounted"):
+            raise StoreError(f"{self.location}: datasets' counts of documents, chunks or"
+                             f" tokens are wrong")
         return counts
 
     def export(self):
