@@ -7,10 +7,10 @@ from app.store import rules
 from app.store.postgres.sql import BIGINT, unstorable
 
 # A document's fields kept as columns (filtered, ordered, counted or claimed by); the rest of
-# its fields are its row's `fields`. OWN: a record's fields that are not the document's own.
+# its fields are its row's `fields`. MADE: a record's fields that the store sets.
 COLUMNS = ("name", "location", "size", "suffix", "run", "process_begin_at", "chunk_count",
            "token_count", "claim", "claimed_until", "attempts")
-OWN = ("id", "dataset_id", "create_time", "update_time")
+MADE = ("id", "dataset_id", "create_time", "update_time")
 WRITTEN = (*COLUMNS, "name_key", "fields", "update_time")
 INSERT = (f"INSERT INTO documents (tenant_id, id, dataset_id, create_time, {', '.join(WRITTEN)})"
           f" VALUES (%(tenant_id)s, %(id)s, %(dataset_id)s, %(create_time)s, "
@@ -30,13 +30,13 @@ ORDERS = {"create_time": "create_time", "update_time": "update_time", "size": "s
 
 def document(row):
     """A document row as a record, with the fields only the parse queue reads."""
-    return {**row["fields"], **{c: row[c] for c in COLUMNS + OWN}}
+    return {**row["fields"], **{c: row[c] for c in COLUMNS + MADE}}
 
 
 def document_row(record, tenant):
     """The parameters of INSERT and UPDATE for a record (the fields the queue reads too)."""
-    kept = set(COLUMNS + OWN)
-    return {**{c: record[c] for c in COLUMNS + OWN}, "tenant_id": tenant,
+    kept = set(COLUMNS + MADE)
+    return {**{c: record[c] for c in COLUMNS + MADE}, "tenant_id": tenant,
             "name_key": rules.same_name(record["name"]),
             "fields": Jsonb({k: v for k, v in record.items() if k not in kept})}
 

@@ -31,7 +31,7 @@ def export(conn):
             f"SELECT c.* FROM chunks c JOIN documents d ON d.id = c.document_id {BY_TENANT},"
             f" c.position")],
         "files": {}}
-    with conn.cursor(name="files", binary=True) as cur:  # a file at a time in memory
+    with conn.cursor(name="files", binary=True) as cur:  # rows fetched a few at a time
         cur.execute("SELECT location, data FROM files ORDER BY location, piece")
         for location, rows in itertools.groupby(cur, key=lambda row: row["location"]):
             data["files"][location] = base64.b64encode(b"".join(r["data"] for r in rows)
