@@ -91,6 +91,12 @@ def create_database(url, name):
     return psycopg.conninfo.make_conninfo(url, dbname=name)
 
 
+def drop_store(conn):
+    """Drop the store's tables of every schema version, as before the first."""
+    conn.execute("DROP TABLE IF EXISTS schema_version, idempotency, datasets, keys, tenants,"
+                 " tenant_shards, documents, chunks, files CASCADE")
+
+
 def empty(url):
     """Remove every row of the store's tables in the database of `url`."""
     with psycopg.connect(url, autocommit=True) as conn:

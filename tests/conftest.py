@@ -1,5 +1,6 @@
 import os
 import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from werkzeug.serving import make_server
@@ -114,6 +115,30 @@ def postgres_url(postgres_database):
     """A database with no rows in the store's tables."""
     pgserver.empty(postgres_database)
     return postgres_database
+
+
+@pytest.fixture
+def postgres_config(postgres_url, tmp_path):
+    return {"TESTING": True, "DB_PATH": str(tmp_path / "unused.json"),
+            "DATABASE_URL": postgres_url, "LOCK_TIMEOUT": 1}
+
+
+def racing(config, work, count):
+    """`work(store, n)` for n in range(count), from 8 threads of two apps (two servers),
+    the first 8 at once: what each returned, or the exception it raised."""
+    stores = [create_app(config).extensions["store"] for _ in range(2)]
+    start = threading.Barrier(8)
+
+    def run(n):
+        if n < 8:
+            start.wait(10)
+        try:
+            return work(stores[n % 2], n)
+        except Exception as err:  # what each got is for the test to judge
+            return err
+
+    with ThreadPoolExecutor(8) as pool:
+        return list(pool.map(run, range(count))), stores[0]
 
 
 @pytest.fixture(autouse=True)

@@ -9,6 +9,7 @@ import psycopg
 from app import create_app
 from app.store import rules
 from app.store.postgres.schema import MIGRATIONS, migrate
+from harness import pgserver
 from tests.conftest import Api, issue_key
 
 
@@ -95,8 +96,7 @@ def migrate_in(url, ready):
 
 def test_servers_starting_at_once_upgrade_the_schema_once(postgres_url):
     with psycopg.connect(postgres_url, autocommit=True) as conn:
-        conn.execute("DROP TABLE IF EXISTS schema_version, idempotency, datasets, keys, tenants,"
-                     " tenant_shards CASCADE")
+        pgserver.drop_store(conn)
     fork = multiprocessing.get_context("fork")
     ready = fork.Event()
     starts = [fork.Process(target=migrate_in, args=(postgres_url, ready)) for _ in range(6)]

@@ -1,9 +1,7 @@
 """The PostgreSQL engine through the interface: races, bounded waits, broken connections."""
 
 import json
-import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -13,34 +11,11 @@ from app import create_app
 from app.store import LimitReached, NameTaken, NotFound, ReplayGone, StoreBusy, rules
 from app.store.postgres import connections
 from app.store.postgres.schema import MIGRATIONS
-from tests.conftest import Api, issue_key
+from tests.conftest import Api, issue_key, racing
+from harness import pgserver
 from harness.pgserver import free_port
 
 TENANT = "ab" * 16
-
-
-@pytest.fixture
-def postgres_config(postgres_url, tmp_path):
-    return {"TESTING": True, "DB_PATH": str(tmp_path / "unused.json"),
-            "DATABASE_URL": postgres_url, "LOCK_TIMEOUT": 1}
-
-
-def racing(config, work, count):
-    """`work(store, n)` for n in range(count), from 8 threads of two apps (two servers),
-    the first 8 at once: what each returned, or the exception it raised."""
-    stores = [create_app(config).extensions["store"] for _ in range(2)]
-    start = threading.Barrier(8)
-
-    def run(n):
-        if n < 8:
-            start.wait(10)
-        try:
-            return work(stores[n % 2], n)
-        except Exception as err:  # what each got is for the test to judge
-            return err
-
-    with ThreadPoolExecutor(8) as pool:
-        return list(pool.map(run, range(count))), stores[0]
 
 
 def test_racing_creates_of_one_name_from_threads_of_two_apps(postgres_config):
@@ -321,8 +296,7 @@ def test_names_of_1023_characters_of_any_script(config):
 
 def test_a_database_of_the_first_schema_is_upgraded_with_its_datasets(postgres_config):
     with psycopg.connect(postgres_config["DATABASE_URL"]) as conn:
-        conn.execute("DROP TABLE IF EXISTS schema_version, idempotency, datasets, keys, tenants,"
-                     " tenant_shards CASCADE")
+        pgserver.drop_store(conn)
         conn.execute(MIGRATIONS[0])
         conn.execute("CREATE TABLE schema_version AS SELECT 1 AS version")
         conn.execute("INSERT INTO tenants (id, created) VALUES (%s, 0)", (TENANT,))
@@ -344,8 +318,7 @@ def test_a_database_of_version_5_is_upgraded_with_its_counts_and_keys(postgres_c
     of its dataset becomes the dataset's id; everything reads and works after."""
     url, other = postgres_config["DATABASE_URL"], "cd" * 16
     with psycopg.connect(url) as conn:
-        conn.execute("DROP TABLE IF EXISTS schema_version, idempotency, datasets, keys, tenants,"
-                     " tenant_shards CASCADE")
+        pgserver.drop_store(conn)
         for migration in MIGRATIONS[:5]:
             conn.execute(migration)
         conn.execute("CREATE TABLE schema_version AS SELECT 5 AS version")

@@ -15,7 +15,10 @@ from psycopg_pool import PoolTimeout
 from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, ReplayGone, Store,
                        StoreBusy, StoreError, rules)
 from app.store.health import Writes
+from app.store.postgres import transfer
 from app.store.postgres.connections import connection, opened_pool, parse, unbounded
+from app.store.postgres.documents import Documents
+from app.store.postgres.files import Files, drop_files
 from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
 from app.store.postgres.sql import (CHECK, CREATE, DATASET_COLUMNS, EXCLUSION_VIOLATION, GET,
                                     IDEMPOTENCY_MISMATCH, KEY_COLUMNS, LIMIT_REACHED,
@@ -27,8 +30,8 @@ ANSWER_MARGIN = 1  # seconds past that before a server that does not answer is g
 DEADLOCKS = 5  # times a write undone by a deadlock is sent, at most
 
 
-class PostgresStore(Store):
-    """Keys and datasets in PostgreSQL."""
+class PostgresStore(Documents, Files, Store):
+    """Keys, datasets, documents, chunks and their bytes in PostgreSQL."""
 
     def __init__(self, url, config):
         self.url = url
@@ -227,18 +230,19 @@ class PostgresStore(Store):
         with self._transaction() as conn:
             # The tenant's row, if it has one (a tenant without one has no datasets).
             conn.execute("SELECT 1 FROM tenants WHERE id = %s FOR UPDATE", (tenant,))
-            if ids is None:
-                rows = conn.execute(f"DELETE FROM datasets WHERE tenant_id = %s"
-                                    f" RETURNING seq, {DATASET_COLUMNS}", (tenant,)).fetchall()
-            else:
-                ids = list(dict.fromkeys(ids))
-                rows = conn.execute(
-                    f"DELETE FROM datasets WHERE tenant_id = %s AND id = ANY(%s) RETURNING seq,"
-                    f" {DATASET_COLUMNS}", (tenant, [i for i in ids if not unstorable(i)])
-                ).fetchall()
-                missing = [i for i in ids if i not in {row["id"] for row in rows}]
-                if missing:
-                    raise NotFound(missing)  # the transaction is rolled back
+            ids = None if ids is None else list(dict.fromkeys(ids))
+            kept = None if ids is None else [i for i in ids if not unstorable(i)]
+            found = [row["id"] for row in conn.execute(
+                "SELECT id FROM datasets WHERE tenant_id = %s AND (%s::text[] IS NULL OR"
+                " id = ANY(%s)) ORDER BY seq FOR UPDATE", (tenant, kept, kept))]
+            missing = [i for i in ids or () if i not in set(found)]
+            if missing:
+                raise NotFound(missing)  # the transaction is rolled back
+            locations = [row["location"] for row in conn.execute(
+                "SELECT location FROM documents WHERE dataset_id = ANY(%s)", (found,))]
+            rows = conn.execute(f"DELETE FROM datasets WHERE id = ANY(%s) RETURNING seq,"
+                                f" {DATASET_COLUMNS}", (found,)).fetchall()
+            drop_files(conn, locations)  # their documents and chunks went with them
             conn.execute("UPDATE tenants SET datasets = datasets - %s WHERE id = %s",
                          (len(rows), tenant))
         order = {i: n for n, i in enumerate(ids)} if ids else {}
@@ -258,6 +262,9 @@ class PostgresStore(Store):
         counts = self._read(lambda conn: conn.execute(CHECK).fetchone())
         if counts.pop("wrong"):
             raise StoreError(f"{self.location}: tenants' counts of datasets are wrong")
+        if counts.pop("miscounted"):
+            raise StoreError(f"{self.location}: datasets' counts of documents, chunks or"
+                             f" tokens are wrong")
         return counts
 
     def export(self):
@@ -265,16 +272,7 @@ class PostgresStore(Store):
               conn.transaction()):
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")  # one snapshot
             conn.execute(NO_STATEMENT_TIMEOUT)
-            return {
-                "keys": conn.execute(f"SELECT {KEY_COLUMNS} FROM keys ORDER BY seq").fetchall(),
-                "tenants": conn.execute("SELECT id, created FROM tenants ORDER BY seq")
-                           .fetchall(),
-                "datasets": [record(row) for row in conn.execute(  # by tenant, as the file
-                    f"SELECT {DATASET_COLUMNS} FROM datasets ORDER BY (SELECT seq FROM tenants"
-                    f" WHERE tenants.id = datasets.tenant_id), seq")],
-                "idempotency": conn.execute(
-                    "SELECT tenant, key, fingerprint, created, dataset_id FROM idempotency"
-                    " ORDER BY created, tenant, key").fetchall()}
+            return transfer.export(conn)
 
     def import_(self, data):
         with self._transaction() as conn, unbounded(conn):
@@ -283,23 +281,7 @@ class PostgresStore(Store):
                 raise StoreError(f"{self.location} is not empty: import only into a new store")
             conn.execute(NO_STATEMENT_TIMEOUT)
             with conn.cursor() as cur:
-                cur.executemany("INSERT INTO tenants (id, created) VALUES (%(id)s, %(created)s)",
-                                data["tenants"])
-                cur.executemany("INSERT INTO keys (id, tenant, name, digest, created, last_used)"
-                                " VALUES (%(id)s, %(tenant)s, %(name)s, %(digest)s,"
-                                " %(created)s, %(last_used)s)", data["keys"])
-                with cur.copy("COPY datasets (tenant_id, id, name, name_key, fields,"
-                              " create_time, update_time) FROM STDIN") as copy:
-                    for d in data["datasets"]:
-                        copy.write_row((d["tenant_id"], d["id"], d["name"],
-                                        rules.same_name(d["name"]), Jsonb(own_fields(d)),
-                                        d["create_time"], d["update_time"]))
-                cur.executemany("INSERT INTO idempotency (tenant, key, fingerprint, created,"
-                                " dataset_id) VALUES (%(tenant)s, %(key)s, %(fingerprint)s,"
-                                " %(created)s, %(dataset_id)s)", data["idempotency"])
-                cur.execute("UPDATE tenants t SET datasets = (SELECT count(*) FROM datasets d"
-                            " WHERE d.tenant_id = t.id), remembered = (SELECT count(*)"
-                            " FROM idempotency i WHERE i.tenant = t.id)")
+                transfer.import_(cur, data)
 
     def close(self):
         with self._mutex:

@@ -19,7 +19,14 @@ CHECK = ("SELECT (SELECT count(*) FROM keys)::int AS keys,"
          " (SELECT count(*) FROM tenants)::int AS tenants,"
          " (SELECT count(*) FROM datasets)::int AS datasets,"
          " (SELECT count(*) FROM tenants t WHERE t.datasets <>"
-         "  (SELECT count(*) FROM datasets d WHERE d.tenant_id = t.id))::int AS wrong")
+         "  (SELECT count(*) FROM datasets d WHERE d.tenant_id = t.id))::int AS wrong,"
+         " (SELECT count(*) FROM datasets s, LATERAL (SELECT count(*) AS documents,"
+         "  coalesce(sum(chunk_count), 0) AS chunks, coalesce(sum(token_count), 0) AS tokens,"
+         "  count(*) FILTER (WHERE chunk_count <> (SELECT count(*) FROM chunks c"
+         "   WHERE c.document_id = d.id)) AS wrong FROM documents d WHERE d.dataset_id = s.id) n"
+         "  WHERE n.wrong > 0 OR (n.documents, n.chunks, n.tokens) <> ("
+         "   (s.fields->>'document_count')::bigint, (s.fields->>'chunk_count')::bigint,"
+         "   (s.fields->>'token_num')::bigint))::int AS miscounted")
 GET = f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s AND id = %s"
 # The functions of schema.py (version6.py), and the SQLSTATEs of their refusals
 CREATE = (f"SELECT {DATASET_COLUMNS} FROM"

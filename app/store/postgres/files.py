@@ -1,0 +1,87 @@
+"""The PostgreSQL engine's bytes: files as rows of documents.PIECE bytes, in the database."""
+
+# A piece is written, and committed, as soon as it has come in, each in its own statement
+# on a connection taken for it alone: an upload holds no transaction open while its client
+# sends, and no statement of it waits on more than a piece. A download reads piece by piece
+# the same way. What an upload cut short leaves is dropped, or else collected.
+
+import contextlib
+import uuid
+
+from app.store import StoreError
+from app.store.documents import PIECE
+from app.store.postgres.connections import unbounded
+from app.store.postgres.schema import NO_STATEMENT_TIMEOUT
+from app.store.postgres.sql import unstorable
+
+NOW = "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"  # as files.created is set
+
+
+def drop_files(conn, locations):
+    """Delete the files at `locations` that no document names (any more)."""
+    conn.execute("DELETE FROM files f WHERE location = ANY(%s) AND NOT EXISTS"
+                 " (SELECT FROM documents d WHERE d.location = f.location)",
+                 ([location for location in locations if location],))
+
+
+def pieces_of(data):
+    """`data` in pieces of PIECE bytes (one empty piece if it is empty)."""
+    return [data[at:at + PIECE] for at in range(0, len(data), PIECE)] or [b""]
+
+
+class Files:
+    """The bytes operations of PostgresStore (see app.store.Store)."""
+
+    def save_bytes(self, tenant, pieces):
+        location, size, number, held = uuid.uuid4().hex, 0, 0, bytearray()
+        try:
+            for piece in pieces:
+                view = memoryview(piece)
+                size += len(view)
+                while len(held) + len(view) >= PIECE:
+                    take = PIECE - len(held)
+                    held += view[:take]
+                    view = view[take:]
+                    self._piece(tenant, location, number, held)
+                    number, held = number + 1, bytearray()
+                held += view
+            if held or not number:
+                self._piece(tenant, location, number, held)
+        except BaseException:
+            with contextlib.suppress(StoreError):  # else `collect` takes them
+                with self._writing(), self._connection() as conn:
+                    conn.execute("DELETE FROM files WHERE location = %s", (location,))
+            raise
+        return location, size
+
+    def _piece(self, tenant, location, number, data):
+        with self._writing(), self._connection() as conn:
+            conn.execute("INSERT INTO files (location, piece, tenant, data)"
+                         " VALUES (%s, %s, %s, %b)", (location, number, tenant, data))
+
+    def read_bytes(self, tenant, location):
+        if unstorable(location):
+            return None
+        count = self._read(lambda conn: conn.execute(
+            "SELECT count(*) AS n FROM files WHERE location = %s AND tenant = %s",
+            (location, tenant)).fetchone()["n"])
+        return self._pieces(location, count) if count else None
+
+    def _pieces(self, location, count):
+        for number in range(count):
+            row = self._read(lambda conn: conn.execute(
+                "SELECT data FROM files WHERE location = %s AND piece = %s",
+                (location, number), binary=True).fetchone())
+            if row is None:  # deleted while it was read
+                raise StoreError(f"{self.location}: the file {location} went while read")
+            yield row["data"]
+
+    def collect(self, grace):
+        # A file is as old as its last piece: one still coming in is never taken.
+        with self._transaction() as conn, unbounded(conn):
+            conn.execute(NO_STATEMENT_TIMEOUT)
+            return conn.execute(
+                f"WITH gone AS (DELETE FROM files f WHERE location IN (SELECT location FROM"
+                f" files GROUP BY location HAVING max(created) <= {NOW} - %s) AND NOT EXISTS"
+                f" (SELECT FROM documents d WHERE d.location = f.location) RETURNING location)"
+                f" SELECT count(DISTINCT location) AS n FROM gone", (grace,)).fetchone()["n"]
