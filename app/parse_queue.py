@@ -8,6 +8,7 @@ import os
 import threading
 import time
 import uuid
+import weakref
 
 from app import parsing
 from app.store import StoreError, get_store
@@ -17,6 +18,9 @@ POLL = 0.5  # s between looks at the queue when it is empty
 IDLE = 30  # s with nothing to parse after which a thread started by a request ends
 COLLECT_EVERY = 3600  # s between collections of bytes no record names
 COLLECT_GRACE = 3600_000  # ms: bytes younger than this may be an upload not yet recorded
+
+
+RUNNERS = weakref.WeakSet()  # every Runner of this process
 
 
 def now_ms():
@@ -31,12 +35,14 @@ class Runner:
         self.wake = threading.Event()
         self.mutex = threading.Lock()
         self.thread, self.pid, self.forever = None, None, False
+        self.stopping = False
         self.collected = time.monotonic()
+        RUNNERS.add(self)
 
     def start(self, forever=False):
         """Start the thread if this process has none running; `forever`: never let it end."""
         with self.mutex:
-            self.forever = self.forever or forever
+            self.forever, self.stopping = self.forever or forever, False
             if self.pid != os.getpid() or self.thread is None:
                 self.pid = os.getpid()
                 self.thread = threading.Thread(target=self.run, name="parser", daemon=True)
@@ -45,7 +51,7 @@ class Runner:
 
     def run(self):
         idle_since = time.monotonic()
-        while True:
+        while not self.stopping:
             with self.app.app_context():
                 try:
                     busy = self.parse_one()
@@ -63,6 +69,15 @@ class Runner:
                         return
             self.wake.wait(POLL)
             self.wake.clear()
+
+    def stop(self):
+        """End the thread, after the parse it is at, if any."""
+        with self.mutex:
+            thread, self.stopping = self.thread, True
+            self.thread = None
+        self.wake.set()
+        if thread is not None and thread is not threading.current_thread():
+            thread.join()
 
     def parse_one(self):
         """Parse the longest-waiting document, if any; whether there was one."""
@@ -109,6 +124,12 @@ class Runner:
             removed = get_store().collect(COLLECT_GRACE)
             if removed:
                 log.info("Removed the bytes of %d files no document names", removed)
+
+
+def stop_all():
+    """Stop every parser of this process (a test's end, a worker's exit)."""
+    for runner in list(RUNNERS):
+        runner.stop()
 
 
 def init_app(app):

@@ -5,7 +5,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from werkzeug.serving import make_server
 
-from app import create_app
+from app import create_app, parse_queue
 from app import store as stores
 from harness import live, pgserver
 
@@ -153,6 +153,7 @@ def closing_stores(monkeypatch):
 
     monkeypatch.setattr(stores, "open_store", opening)
     yield
+    parse_queue.stop_all()  # no parser of this test's apps goes on into the next test
     for store in opened:
         store.close()
 

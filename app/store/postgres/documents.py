@@ -114,7 +114,8 @@ class Documents:
                     "SELECT name FROM documents WHERE dataset_id = %s AND name LIKE %s",
                     (dataset_id, taken_like(stem))))
                 record.update(name=docs.free_name(record["name"], taken), id=uuid.uuid4().hex,
-                              dataset_id=dataset_id, create_time=now, update_time=now)
+                              dataset_id=dataset_id, created_by=tenant, create_time=now,
+                              update_time=now)
                 taken.add(record["name"])
                 conn.execute(INSERT, document_row(record, tenant))
                 counts.change(None, record)
@@ -197,11 +198,13 @@ class Documents:
         return [docs.shown(record) for record in records.values()]
 
     def queue_parse(self, tenant, dataset_id, ids, now):
-        return self._parses(tenant, dataset_id, ids, lambda old: docs.queued(now))
+        return self._parses(tenant, dataset_id, ids,
+                            lambda old: {**docs.queued(now), "update_time": now})
 
     def cancel_parse(self, tenant, dataset_id, ids, now):
-        return self._parses(tenant, dataset_id, ids, lambda old: docs.cancelled(old, now)
-                            if old["run"] == docs.RUNNING else None)
+        return self._parses(tenant, dataset_id, ids, lambda old: {
+            **docs.cancelled(old, now), "update_time": now}
+            if old["run"] == docs.RUNNING else None)
 
     def claim_parse(self, claim, until, now):
         with self._transaction() as conn:
@@ -242,9 +245,19 @@ class Documents:
             with conn.cursor() as cur, cur.copy(COPY_CHUNKS) as copy:
                 for record in made:
                     copy.write_row(chunk_row(record))
-            counts.write(old, {**old, **docs.finished(old, made, error, now)})
+            counts.write(old, {**old, **docs.finished(old, made, error, now),
+                               "update_time": now})
             counts.save()
         return True
+
+    def renew_parse(self, tenant, document_id, claim, until):
+        if unstorable(document_id, claim):
+            return False
+        with self._transaction() as conn:
+            return conn.execute(
+                f"UPDATE documents SET claimed_until = %s WHERE id = %s AND tenant_id = %s"
+                f" AND claim = %s AND run = '{docs.RUNNING}' RETURNING id",
+                (until, document_id, tenant, claim)).fetchone() is not None
 
     def list_chunks(self, tenant, dataset_id, document_id, keywords=None, chunk_id=None,
                     offset=0, limit=None):

@@ -30,12 +30,13 @@ ORDERS = {"create_time": "create_time", "update_time": "update_time", "size": "s
 
 def document(row):
     """A document row as a record, with the fields only the parse queue reads."""
-    return {**row["fields"], **{c: row[c] for c in COLUMNS + MADE}}
+    return {**row["fields"], **{c: row[c] for c in COLUMNS + MADE},
+            "created_by": row["tenant_id"]}
 
 
 def document_row(record, tenant):
     """The parameters of INSERT and UPDATE for a record (the fields the queue reads too)."""
-    kept = set(COLUMNS + MADE)
+    kept = {*COLUMNS, *MADE, "created_by"}
     return {**{c: record[c] for c in COLUMNS + MADE}, "tenant_id": tenant,
             "name_key": rules.same_name(record["name"]),
             "fields": Jsonb({k: v for k, v in record.items() if k not in kept})}
@@ -94,7 +95,7 @@ def page(conn, table, where, args, order, offset, limit):
     rows = conn.execute(f"SELECT *, count(*) OVER () AS total FROM {table} WHERE {where}"
                         f" ORDER BY {order} LIMIT %s OFFSET %s",
                         (*args, limit, min(offset, BIGINT))).fetchall()
-    if rows or not offset:
+    if rows or not (offset or limit == 0):  # else the count is had apart
         return rows, rows[0]["total"] if rows else 0
     return rows, conn.execute(f"SELECT count(*) AS total FROM {table} WHERE {where}",
                               args).fetchone()["total"]

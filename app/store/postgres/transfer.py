@@ -25,7 +25,7 @@ def export(conn):
         "idempotency": conn.execute(
             "SELECT tenant, key, fingerprint, created, dataset_id FROM idempotency"
             " ORDER BY created, tenant, key").fetchall(),
-        "documents": [document(row) for row in conn.execute(
+        "documents": [docs.shown(document(row)) for row in conn.execute(
             f"SELECT d.* FROM documents d {BY_TENANT}")],
         "chunks": [chunk(row) for row in conn.execute(
             f"SELECT c.* FROM chunks c JOIN documents d ON d.id = c.document_id {BY_TENANT},"
