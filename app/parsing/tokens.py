@@ -66,22 +66,25 @@ class Tally:
 
     __slots__ = ("text", "cut", "head", "_next")
 
-    def __init__(self, text: str):
+    def __init__(self, text: str, known: int | None = None):
         self.text, self.cut, self.head, self._next = "", 0, 0, None
-        self.extend(text)
+        self.extend(text, known)
 
-    def count(self, more: str = "") -> int:
-        """The token count of the text with more added at its end."""
+    def count(self, more: str = "", known: int | None = None) -> int:
+        """The token count of the text with more added at its end; known: more's own count."""
         tail = self.text[self.cut:] + more
-        cut = _last_break(tail, len(tail) - len(more) - 1)
+        joint = len(tail) - len(more)
+        cut = _last_break(tail, joint - 1)
         head = count_tokens(tail[:cut]) if cut else 0
         self._next = (more, cut, head)  # what extend(more) would find again
+        if known is not None and cut == joint + 1:
+            return self.head + head + known - 1  # more is a line break, 1 token, then the rest
         return self.head + head + count_tokens(tail[cut:])
 
-    def extend(self, more: str) -> None:
-        """Add more at the end of the text."""
+    def extend(self, more: str, known: int | None = None) -> None:
+        """Add more at the end of the text; known: more's own count."""
         if self._next is None or self._next[0] is not more:
-            self.count(more)
+            self.count(more, known)
         _, cut, head = self._next
         self.text += more
         self.cut += cut
