@@ -124,9 +124,10 @@ def test_bytes_that_are_not_text_are_unreadable(data, message):
 
 
 @pytest.mark.parametrize("name", ["sheet.xlsx", "slides.pptx", "notes", "a.doc", "config.yml"])
-def test_a_type_the_naive_method_does_not_read_is_unreadable(name):
+@pytest.mark.parametrize("data", [b"anything", b"PK\x03\x04\x14\x00\x00\x00\x08\x00"])
+def test_a_type_the_naive_method_does_not_read_is_unreadable(name, data):
     with pytest.raises(Unreadable, match=r"^file type not supported yet\(pdf, xlsx, doc"):
-        parse(b"anything", name, {})
+        parse(data, name, {})
 
 
 def test_suffixes():
@@ -309,9 +310,12 @@ def test_json_lines_and_their_bad_lines():
         '\n{"a": 1}\n{"b": {"0": true, "1": null}}\n{"c": 0}\n{"d": 1}']
 
 
-@pytest.mark.parametrize("data", [b"{not json", b"", b"one\ntwo\nthree"])
-def test_text_that_is_not_json_is_unreadable(data):
-    with pytest.raises(Unreadable, match="not valid JSON"):
+@pytest.mark.parametrize("data, message", [
+    (b"{not json", "not valid JSON"), (b"", "not valid JSON"), (b"one\ntwo", "not valid JSON"),
+    (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
+])
+def test_text_that_is_not_json_is_unreadable(data, message):
+    with pytest.raises(Unreadable, match=message):
         parse(data, "a.json", {})
 
 
@@ -389,3 +393,19 @@ def test_a_zip_that_is_no_docx_is_unreadable():
         archive.writestr("hello.txt", "hi")
     with pytest.raises(Unreadable, match="This DOCX document cannot be read"):
         parse(out.getvalue(), "a.docx", {})
+
+
+@SETTINGS
+@given(st.sampled_from(sorted(SUFFIXES)), st.one_of(
+    st.binary(max_size=300),
+    st.builds(lambda head, tail: head + tail,
+              st.sampled_from([b"%PDF-1.4\n", b"PK\x03\x04", b"{", b"<html>", b"\xef\xbb\xbf"]),
+              st.binary(max_size=300)),
+))
+def test_any_bytes_give_chunks_or_unreadable(suffix, data):
+    try:
+        chunks = parse(data, f"file.{suffix}", {"chunk_token_num": 16})
+    except Unreadable as exc:
+        assert str(exc) and "\n" not in str(exc)
+    else:
+        assert all(text.strip() and count == count_tokens(text) for text, count in chunks)

@@ -28,6 +28,8 @@ def suffix(filename: str) -> str:
 
 def sections(data: bytes, kind: str, chunk_token_num: int) -> list[str]:
     """The sections of a document that is not plain text, in document order."""
+    if kind not in SUFFIXES:
+        raise Unreadable(NOT_SUPPORTED)
     if kind == "pdf":
         return pdf_lines(data)
     if kind == "docx":
@@ -37,9 +39,7 @@ def sections(data: bytes, kind: str, chunk_token_num: int) -> list[str]:
         return textformats.html_blocks(text)
     if kind == "csv":
         return textformats.csv_rows(text)
-    if kind in ("json", "jsonl", "ldjson"):
-        return textformats.json_pieces(text, chunk_token_num)
-    raise Unreadable(NOT_SUPPORTED)
+    return textformats.json_pieces(text, chunk_token_num)
 
 
 def _reason(exc: Exception) -> str:

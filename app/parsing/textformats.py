@@ -118,6 +118,13 @@ def csv_rows(text: str) -> list[str]:
 def json_pieces(text: str, chunk_token_num: int) -> list[str]:
     """A JSON or JSON Lines document cut into JSON objects of about chunk_token_num * 2 chars."""
     try:
+        return _json_pieces(text, chunk_token_num)
+    except RecursionError:
+        raise Unreadable("The JSON is nested too deeply to read.") from None
+
+
+def _json_pieces(text: str, chunk_token_num: int) -> list[str]:
+    try:
         documents = [json.loads(text)]
     except ValueError as exc:
         lines = [line for line in text.splitlines() if line.strip()]
