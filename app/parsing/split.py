@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from app.parsing.tokens import Tally, count_tokens
 
 _BACKTICKED = re.compile(r"`([^`]+)`")
-_ESCAPES = {"\\n": "\n", "\\r": "\r", "\\t": "\t"}
 
 
 @dataclass(frozen=True)
@@ -30,8 +29,7 @@ class Settings:
         """RAGFlow's defaults for what config leaves out, its bounds for what it gives."""
         field = str(config.get("delimiter") or "\n")
         # "\n" typed as two characters means a line break, as RAGFlow's text parser reads it.
-        field = re.sub(r"\\[nrt]", lambda m: _ESCAPES[m.group()], field)
-        field = field.replace("\r\n", "\n").replace("\r", "\n")
+        field = _lf(field.replace("\\n", "\n").replace("\\r", "\r").replace("\\t", "\t"))
         found = []
         cursor = 0
         for match in _BACKTICKED.finditer(field):
@@ -52,6 +50,11 @@ class Settings:
         return [piece for piece in pieces if piece]
 
 
+def _lf(text: str) -> str:
+    """text with "\\r\\n" and a lone "\\r" as "\\n", as RAGFlow reads line breaks."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def _number(value, default: int, low: int, high: int | None) -> int:
     """value as an int within [low, high], default when it is missing or not a number."""
     try:
@@ -64,8 +67,7 @@ def _number(value, default: int, low: int, high: int | None) -> int:
 
 def text_sections(text: str, settings: Settings) -> list[str]:
     """RAGFlow's text parser: pieces joined by "\\n" until a section passes the budget."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    pieces = settings.split(text)
+    pieces = settings.split(_lf(text))
     if settings.custom:
         return pieces
     sections, tokens = [""], [0]
@@ -81,7 +83,7 @@ def text_sections(text: str, settings: Settings) -> list[str]:
 
 def chunks(sections: list[str], settings: Settings) -> list[tuple[str, int]]:
     """naive_merge of the sections: the chunks with their token counts, blank ones dropped."""
-    sections = [s.replace("\r\n", "\n").replace("\r", "\n") for s in sections]
+    sections = [_lf(section) for section in sections]
     if settings.custom:
         found = ["\n" + piece for section in sections for piece in settings.split(section)]
         return [(text, count_tokens(text)) for text in found if text.strip()]

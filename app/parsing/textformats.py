@@ -5,7 +5,8 @@ import io
 import json
 
 # Tried in turn when a text has no byte order mark: UTF-8; GB18030, a superset of the GB2312
-# and GBK that RAGFlow tries next; then Windows-1252, Latin-1 with the printable 0x80-0x9F.
+# and GBK that RAGFlow tries next (so a Western text that happens to be valid GB18030 reads as
+# Chinese, as in RAGFlow); then Windows-1252, which is Latin-1 with printable 0x80-0x9F.
 _CODECS = ("utf-8", "gb18030", "cp1252")
 _BOMS = (
     (b"\xef\xbb\xbf", "utf-8-sig"),
