@@ -1,16 +1,18 @@
-"""RAGFlow v0.27.0's "naive" chunking of extracted text, reproduced step by step.
+"""RAGFlow v0.27.0's "naive" chunking of extracted text (rag/nlp naive_merge and its text parser).
 
-Followed: its delimiter field (single characters, multi-character ones in backticks, longest
-first, backslash escapes), its text parser's first merge, naive_merge (a "\\n" before every
-piece, merging while the chunk stays within chunk_token_num, oversized pieces split at the
-delimiters, then at whitespace, then inside a word), overlapped_percent (the last characters of
-the chunk before), and a backticked delimiter making every piece its own chunk whatever its
-size. Left out, having no layout model: positions, images and child chunks.
+Followed: the delimiter field (single characters, multi-character ones in backticks, longest
+first); a delimiter is always a chunk boundary and never kept; pieces are merged while the
+running sum of their token counts is within chunk_token_num, so a chunk may pass it by its last
+piece, and a piece larger than chunk_token_num is a chunk of its own, whole; every piece keeps
+the "\\n" RAGFlow puts before it; overlapped_percent prefixes each chunk with that share of the
+characters ending the chunk before; a backticked delimiter makes every piece its own chunk.
+Not followed: positions, images, child chunks; and "\\n" typed out as two characters means a
+line break here, where RAGFlow would split at every backslash and every "n".
 """
 import re
 from dataclasses import dataclass
 
-from app.parsing.tokens import Tally, count_tokens
+from app.parsing.tokens import count_tokens
 
 _BACKTICKED = re.compile(r"`([^`]+)`")
 
@@ -66,108 +68,49 @@ def _number(value, default: int, low: int, high: int | None) -> int:
 
 
 def text_sections(text: str, settings: Settings) -> list[str]:
-    """RAGFlow's text parser: pieces joined by "\\n" until a section passes the budget."""
+    """RAGFlow's text parser: the pieces between delimiters, grouped, joined by "\\n"."""
     pieces = settings.split(_lf(text))
-    if settings.custom:
-        return pieces
-    sections, tokens = [""], [0]
-    for piece in pieces:
-        if tokens[-1] > settings.chunk_token_num:
-            sections.append(piece)
-            tokens.append(count_tokens(piece))
-        else:
-            sections[-1] += "\n" + piece if sections[-1] else piece
-            tokens[-1] += count_tokens(piece)
-    return sections
+    sizes = [count_tokens(piece) for piece in pieces]
+    budget = settings.chunk_token_num
+    return ["\n".join(pieces[i] for i in group) for group in _groups(sizes, budget, budget)]
 
 
 def chunks(sections: list[str], settings: Settings) -> list[tuple[str, int]]:
     """naive_merge of the sections: the chunks with their token counts, blank ones dropped."""
-    sections = [_lf(section) for section in sections]
+    pieces = ["\n" + piece for section in sections for piece in settings.split(_lf(section))]
     if settings.custom:
-        found = ["\n" + piece for section in sections for piece in settings.split(section)]
-        return [(text, count_tokens(text)) for text in found if text.strip()]
-    merged = _Merge(settings.chunk_token_num, settings.overlapped_percent)
-    for section in sections:
-        text = "\n" + section
-        tokens = count_tokens(text)
-        if tokens <= settings.chunk_token_num:
-            merged.add(text, tokens)
-            continue
-        for piece in settings.split(section) if settings.pattern else [section]:
-            text = "\n" + piece
-            tokens = count_tokens(text)
-            if tokens <= settings.chunk_token_num:
-                merged.add(text, tokens)
-            else:
-                for part in _fit(text, settings.chunk_token_num):
-                    merged.add(part)
-    return [(t.text, t.count()) for t in merged.done if t.text.strip()]
+        found = pieces
+    else:
+        budget, percent = settings.chunk_token_num, settings.overlapped_percent
+        sizes = [count_tokens(piece) for piece in pieces]
+        # With an overlap, a chunk closes earlier, leaving room for the overlap before it.
+        groups = _groups(sizes, budget, budget * (100 - percent) / 100.0)
+        found = []
+        for group in groups:
+            text = "".join(pieces[i] for i in group)
+            if found and percent:
+                before = found[-1]
+                text = before[int(len(before) * (100 - percent) / 100.0):] + text
+            found.append(text)
+    return [(text, count_tokens(text)) for text in found if text.strip()]
 
 
-class _Merge:
-    """naive_merge's add_chunk: grow the last chunk while it fits, else start the next."""
+def _groups(sizes: list[int], budget: int, threshold: float) -> list[list[int]]:
+    """RAGFlow's OVER_CAP merge: indexes of the pieces of each chunk, in order.
 
-    def __init__(self, budget: int, overlapped_percent: int):
-        self.budget, self.overlapped_percent = budget, overlapped_percent
-        self.done: list[Tally] = []
-
-    def add(self, text: str, tokens: int | None = None) -> None:
-        """Add text, whose token count is tokens when the caller knows it."""
-        if not self.done:
-            self.done.append(Tally(text, tokens))
-            return
-        last = self.done[-1]
-        if last.count(text, tokens) <= self.budget:
-            last.extend(text, tokens)
-            return
-        if self.overlapped_percent:
-            start = int(len(last.text) * (100 - self.overlapped_percent) / 100.0)
-            overlap = last.text[start:]
-            if tokens is None:
-                tokens = count_tokens(text)
-            if count_tokens(overlap) + tokens <= self.budget:
-                text, tokens = overlap + text, None
-        self.done.append(Tally(text, tokens))
-
-
-def _fit(text: str, budget: int) -> list[str]:
-    """text cut into parts within budget: at whitespace, and inside a word too long alone."""
-    parts, current, current_tokens = [], "", 0
-    for atom in re.findall(r"\s+|\S+", text):
-        tokens = 0 if atom.isspace() else count_tokens(atom)
-        if tokens > budget:
-            if current:
-                parts.append(current)
-                current, current_tokens = "", 0
-            parts += _cut_word(atom, budget)
-            continue
-        if current and current_tokens + tokens > budget:
-            parts.append(current)
-            current, current_tokens = "", 0
-        current += atom
-        current_tokens += tokens
-    return parts + [current] if current else parts
-
-
-def _cut_word(word: str, budget: int) -> list[str]:
-    """word cut into the longest runs of characters within budget.
-
-    RAGFlow bisects over the rest of the word for each run, which takes minutes on a megabyte
-    without a space; here a window twice as wide each time is tried first, then bisected.
+    A piece joins the chunk while the chunk's running size is within threshold; a piece larger
+    than budget stands alone.
     """
-    parts, start = [], 0
-    while start < len(word):
-        width = budget
-        while start + width < len(word) and count_tokens(word[start:start + width]) <= budget:
-            width *= 2
-        low, high, end = start + 1, min(len(word), start + width), start + 1
-        while low <= high:
-            middle = (low + high) // 2
-            if count_tokens(word[start:middle]) <= budget:
-                end, low = middle, middle + 1
-            else:
-                high = middle - 1
-        parts.append(word[start:end])
-        start = end
-    return parts
+    groups, current, total = [], [], 0
+    for i, size in enumerate(sizes):
+        if size > budget:
+            groups += [current, [i]] if current else [[i]]
+            current, total = [], 0
+        elif current and total <= threshold:
+            current.append(i)
+            total += size
+        else:
+            if current:
+                groups.append(current)
+            current, total = [i], size
+    return groups + [current] if current else groups

@@ -7,7 +7,6 @@ import base64
 import functools
 import gzip
 import hashlib
-import re
 from pathlib import Path
 
 import tiktoken
@@ -52,49 +51,3 @@ def encoding() -> tiktoken.Encoding:
 def count_tokens(text: str) -> int:
     """The number of cl100k_base tokens in text (special-token text counts as plain text)."""
     return len(encoding().encode_ordinary(text))
-
-
-# A line break that ends a run of whitespace holding a non-whitespace character after it (a
-# new line, indented or not): no piece of PATTERN spans the break, and none looks past that
-# character, so the tokens before the break never change when text is added at the end.
-# Python's \s holds every character PATTERN's \s does, so this finds no break PATTERN lacks.
-_FIXED_BREAK = re.compile(r"[\r\n](?=[^\S\r\n]*\S)")
-
-
-class Tally:
-    """A text that grows at its end, with its token count, encoding only its last lines again."""
-
-    __slots__ = ("text", "cut", "head", "_next")
-
-    def __init__(self, text: str, known: int | None = None):
-        self.text, self.cut, self.head, self._next = "", 0, 0, None
-        self.extend(text, known)
-
-    def count(self, more: str = "", known: int | None = None) -> int:
-        """The token count of the text with more added at its end; known: more's own count."""
-        tail = self.text[self.cut:] + more
-        joint = len(tail) - len(more)
-        cut = _last_break(tail, joint - 1)
-        head = count_tokens(tail[:cut]) if cut else 0
-        self._next = (more, cut, head)  # what extend(more) would find again
-        if known is not None and cut == joint + 1:
-            return self.head + head + known - 1  # more is a line break, 1 token, then the rest
-        return self.head + head + count_tokens(tail[cut:])
-
-    def extend(self, more: str, known: int | None = None) -> None:
-        """Add more at the end of the text; known: more's own count."""
-        if self._next is None or self._next[0] is not more:
-            self.count(more, known)
-        _, cut, head = self._next
-        self.text += more
-        self.cut += cut
-        self.head += head
-        self._next = None
-
-
-def _last_break(text: str, start: int) -> int:
-    """The end of the last fixed break in text at or after start, or 0 when there is none."""
-    cut = 0
-    for match in _FIXED_BREAK.finditer(text, max(0, start)):
-        cut = match.end()
-    return cut
