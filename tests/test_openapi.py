@@ -11,6 +11,7 @@ from openapi_spec_validator.validation.exceptions import OpenAPIValidationError
 
 from app import create_app
 from app.schemas.legacy import list_query_schema
+from harness import pgserver
 
 METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 DATASET, ONE_DATASET = "/api/v1/dataset", "/api/v1/dataset/{dataset_id}"
@@ -112,8 +113,7 @@ def damage(api):
     config = api.client.application.config
     if config["DATABASE_URL"]:
         with psycopg.connect(config["DATABASE_URL"], autocommit=True) as conn:
-            conn.execute("DROP TABLE schema_version, idempotency, datasets, keys, tenants"
-                         " CASCADE")
+            pgserver.drop_store(conn)
     else:
         with open(config["DB_PATH"], "w") as file:
             file.write("{")
