@@ -3,7 +3,8 @@
 from flask import Flask
 
 from app import (cli, datasets, docs, edge, encoding, errors, legacy, models, settings,
-                 store)
+                 store, system)
+from app.serving import metrics
 
 # The DATASET_API_* settings and their defaults; a variable is read as its default's type.
 SETTINGS = dict(
@@ -24,6 +25,8 @@ SETTINGS = dict(
     EMBEDDING_MODEL=None,  # the first of EMBEDDING_MODELS
     LLM_ID=None,
     CACHE="on",  # "off": nothing kept for speed (app.cached), the same answers
+    LOG_FORMAT="plain",  # or "json"; read by gunicorn's logger (app.serving.logs)
+    METRICS_BIND="127.0.0.1:9390",  # or "off"; read by gunicorn's settings (app.serving.config)
 )
 
 
@@ -39,6 +42,6 @@ def create_app(test_config=None):
         app.config.update(test_config)
     settings.check(app.config)
     models.check_config(app.config)
-    for module in (encoding, edge, store, errors, legacy, datasets, docs, cli):
+    for module in (encoding, edge, store, metrics, errors, legacy, datasets, system, docs, cli):
         module.init_app(app)
     return app

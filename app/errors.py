@@ -14,7 +14,7 @@ AUTHENTICATION_ERROR = 109
 
 
 CURRENT_API = "/api/v1/datasets"  # its answers are HTTP 200 with `data`, errors included
-CURRENT_BLUEPRINTS = {"datasets"}  # the blueprints of the current API, under CURRENT_API
+CURRENT_BLUEPRINTS = {"datasets", "system"}  # the current API's blueprints, RAGFlow's answers
 
 
 class ApiError(Exception):
