@@ -70,9 +70,11 @@ class Logger(glogging.Logger):
         if not self.access_log_enabled:
             return
         atoms = self.atoms_wrapper_class(self.atoms(resp, req, environ, request_time))
-        fields = {"method": atoms["m"], "route": environ.get(ROUTE), "uri": atoms["U"],
-                  "status": int(atoms["s"]), "duration": request_time.total_seconds(),
-                  "bytes": atoms["B"] or 0, "user_agent": environ.get("HTTP_USER_AGENT")}
+        # As sent (path and query), as nginx's $request_uri; `route` is the app's URL rule.
+        fields = {"method": atoms["m"], "route": environ.get(ROUTE),
+                  "uri": environ.get("RAW_URI"), "status": int(atoms["s"]),
+                  "duration": request_time.total_seconds(), "bytes": atoms["B"] or 0,
+                  "user_agent": environ.get("HTTP_USER_AGENT")}
         self.access_log.info(self.cfg.access_log_format, atoms,
                              extra={"client": atoms["h"], "request_id": atoms["{x-request-id}o"],
                                     "tenant": environ.get(TENANT) or "-", "request": fields})
