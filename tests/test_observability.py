@@ -217,3 +217,20 @@ def test_nginx_logs_json_in_the_same_names_and_gunicorn_the_tenant(tmp_path):
         ("via-nginx", "POST", CURRENT, 200)
     assert datetime.fromisoformat(line["time"]) and line["duration"] >= 0
     assert plain.group(1) == made["tenant_id"]
+
+
+@pytest.mark.live
+def test_a_metrics_port_taken_is_logged_and_the_api_served(tmp_path):
+    """A second server on the same metrics port serves its API and says why not metrics."""
+    first = Server(tmp_path / "db.json", tmp_path).start().ready()
+    port = first.metrics_url.split("/")[2]
+    (tmp_path / "second").mkdir()
+    second = Server(tmp_path / "db.json", tmp_path / "second", settings={"METRICS_BIND": port})
+    try:
+        second.start().ready()
+        assert second.request("GET", "/api/v1/system/ping").text == "pong"
+        wait_for(rf"\[ERROR\] .* Metrics not served on {port}: ", second.stderr)
+        assert requests.get(first.metrics_url, timeout=TIMEOUT).status_code == 200
+    finally:
+        second.kill()
+        first.kill()
