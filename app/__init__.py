@@ -3,7 +3,8 @@
 from flask import Flask
 
 from app import (chunks, cli, datasets, docs, documents, edge, encoding, errors, legacy,
-                 models, parse_queue, settings, store)
+                 models, parse_queue, settings, store, system)
+from app.serving import metrics
 
 # The DATASET_API_* settings and their defaults; a variable is read as its default's type.
 SETTINGS = dict(
@@ -29,6 +30,8 @@ SETTINGS = dict(
     UPLOAD_FILE_LIMIT=32,  # files in one upload
     TENANT_DOCUMENT_LIMIT=1_000_000,  # documents a tenant may have
     TENANT_BYTES_LIMIT=1 << 40,  # bytes of files a tenant may keep (1 TiB)
+    LOG_FORMAT="plain",  # or "json"; read by gunicorn's logger (app.serving.logs)
+    METRICS_BIND="127.0.0.1:9390",  # or "off"; read by gunicorn's settings (app.serving.config)
 )
 
 
@@ -44,7 +47,7 @@ def create_app(test_config=None):
         app.config.update(test_config)
     settings.check(app.config)
     models.check_config(app.config)
-    for module in (encoding, edge, store, errors, legacy, datasets, documents, chunks,
-                   parse_queue, docs, cli):
+    for module in (encoding, edge, store, metrics, errors, legacy, datasets, documents, chunks,
+                   parse_queue, system, docs, cli):
         module.init_app(app)
     return app

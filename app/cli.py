@@ -12,7 +12,7 @@ from flask.cli import AppGroup
 
 from app.auth import digest, new_key, now_ms
 from app.store import StoreError, get_store, rules
-from app.store.jsonfile import JsonStore, files, layout
+from app.store.jsonfile import files, layout
 
 TENANT_ID = re.compile(r"[0-9a-fA-F]{32}")
 LABEL = re.compile(r"[^\x00-\x1f\x7f]{0,100}")  # one line, so `keys list` stays a table
@@ -115,7 +115,7 @@ def collect_store(grace):
 def reset_journal():
     """Take the JSON store's file as it is when its journal is lost, and start a new one."""
     store = get_store()
-    if not isinstance(store, JsonStore):
+    if not hasattr(store, "reset_journal"):  # the store is wrapped (app.serving.metrics)
         raise click.ClickException("Only the JSON store has a journal.")
     store.reset_journal()
     counts = store.check()

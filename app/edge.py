@@ -1,8 +1,10 @@
-"""Every request's edge: its id, a body limit chunked bodies obey, errors outside Flask as JSON."""
+"""Every request's edge: its id, a body limit chunked bodies obey, errors outside Flask as JSON,
+and what its log line and metrics say of it."""
 
 import io
 import os
 import re
+import time
 from http import HTTPStatus
 
 import orjson
@@ -11,8 +13,11 @@ from gunicorn.http.errors import ParseException
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from app.errors import ARGUMENT_ERROR, EXCEPTION_ERROR, in_current_api
+from app.serving import metrics
 
 REQUEST_ID = re.compile(r"[\w.:-]{1,128}", re.ASCII)  # what nginx's map passes on, too
+# What gunicorn's access line (app.serving.logs) takes from the app, in the request's environ.
+ROUTE, TENANT = "dataset_api.route", "dataset_api.tenant"
 
 
 def request_id(given):
@@ -38,6 +43,7 @@ def error_response(path, status, message, rid):
 
 
 def start_request():
+    g.started = time.perf_counter()
     environ = request.environ  # read directly: what request.headers would answer, sooner
     g.request_id = request_id(environ.get("HTTP_X_REQUEST_ID"))
     if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
@@ -62,6 +68,12 @@ def hold_chunked_body():
 
 def finish_request(response):
     response.headers["X-Request-Id"] = g.get("request_id") or request_id(None)
+    environ = request.environ
+    # The URL rule, never the path: a bounded set of values, and no ids or names in metrics.
+    environ[ROUTE] = request.url_rule.rule if request.url_rule else None
+    environ[TENANT] = g.get("tenant_id")
+    metrics.count_request(request.path, environ[ROUTE], request.method, response.status_code,
+                          time.perf_counter() - g.started)
     return response
 
 

@@ -14,7 +14,7 @@ AUTHENTICATION_ERROR = 109
 
 
 CURRENT_API = "/api/v1/datasets"  # its answers are HTTP 200 with `data`, errors included
-CURRENT_BLUEPRINTS = {"datasets", "documents", "chunks"}  # the current API's, under CURRENT_API
+CURRENT_BLUEPRINTS = {"datasets", "documents", "chunks", "system"}  # RAGFlow's answers
 
 
 class ApiError(Exception):

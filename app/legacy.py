@@ -1,4 +1,4 @@
-"""The legacy dataset API (/api/v1/dataset), the OpenAPI description and the health check."""
+"""The legacy dataset API (/api/v1/dataset) and the OpenAPI description."""
 
 from flask import Blueprint, current_app, g, request
 
@@ -9,7 +9,7 @@ from app.errors import ARGUMENT_ERROR, DATA_ERROR, SUCCESS, ApiError, first_mess
 from app.cached import Pages, per_query_string
 from app.schemas.legacy import (created_schema, create_schemas, deleted_schema,
                                 list_query_schema, rendered)
-from app.store import NotFound, StoreError, get_store
+from app.store import NotFound, get_store
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.before_request(auth.authenticate)
@@ -100,16 +100,5 @@ def openapi_json():
     return openapi.description()
 
 
-def healthz():
-    """200 while the store can be read and written, else 503 naming no path; needs no key."""
-    try:
-        get_store().health()
-    except StoreError as err:
-        current_app.logger.error("Health check failed: %s", err)
-        return {"status": "unavailable", "reason": "the data store cannot be used now"}, 503
-    return {"status": "ok"}
-
-
 def init_app(app):
     app.register_blueprint(bp)
-    app.add_url_rule("/healthz", view_func=healthz)

@@ -6,7 +6,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app
 
-from app.schemas import current
+from app.schemas import current, system
 from app.schemas import legacy as schemas
 
 CONTROL = r"\x00-\x1f\x7f-\x9f"  # Unicode's control characters (category Cc)
@@ -54,7 +54,8 @@ DESCRIPTION = ("RAGFlow's dataset API, both of its generations over the same dat
                "code 101. Under /api/v1/datasets, an unknown path answers HTTP 404 "
                "(`components.responses.CurrentNotFound`) and a method a path does not take "
                "HTTP 405 (`components.responses.CurrentMethodNotAllowed`). Every response "
-               "under /api/v1 is JSON with `code` and `message`.")
+               "under /api/v1/dataset and /api/v1/datasets is JSON with `code` and "
+               "`message`; /api/v1/system has RAGFlow's system routes, in its shapes.")
 IDEMPOTENCY_KEY = {
     "in": "header", "name": "Idempotency-Key", "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
@@ -159,6 +160,7 @@ def build(app):
         },
     })
     current_paths(spec)
+    system_paths(spec)
     spec.path("/api/v1/openapi.json", operations={
         "get": {
             "summary": "This description",
@@ -239,6 +241,25 @@ def current_paths(spec):
             "unknown model, nothing to change).",
             requestBody=body(current.UpdateDatasetReq(exclude=("dataset_id",)))),
     })
+
+
+def system_paths(spec):
+    """RAGFlow's system routes: ping and health need no key, the version does."""
+    spec.path("/api/v1/system/ping", operations={"get": {
+        "summary": "Whether the server answers", "operationId": "ping", "security": [],
+        "responses": {"200": {"description": "`pong`, as RAGFlow answers it.", "content": {
+            "text/html": {"schema": {"type": "string", "enum": ["pong"]}}}}}}})
+    spec.path("/api/v1/system/version", operations={"get": {
+        "summary": "This server's version", "operationId": "version",
+        "responses": {"200": json_body("The version in `data`.", system.Version),
+                      "401": "CurrentUnauthorized", "500": "CurrentServerError"}}})
+    spec.path("/api/v1/system/healthz", operations={"get": {
+        "summary": "Whether the store is usable, in RAGFlow's shape", "operationId":
+        "system_healthz", "security": [], "responses": {
+            "200": json_body("The store can be read and written.", system.SystemHealth,
+                             status=["ok"]),
+            "500": json_body("The store cannot be used now (`db` and `status` are nok).",
+                             system.SystemHealth, status=["nok"])}}})
 
 
 def description():

@@ -47,11 +47,26 @@ def check(config):
                           f"not {config['NAME_RULE']!r}")
     if config["CACHE"] not in ("on", "off"):
         raise ConfigError(f"{PREFIX}CACHE must be on or off, not {config['CACHE']!r}")
+    if config["LOG_FORMAT"] not in ("plain", "json"):
+        raise ConfigError(f"{PREFIX}LOG_FORMAT must be plain or json, not "
+                          f"{config['LOG_FORMAT']!r}")
+    if config["METRICS_BIND"] != "off" and address(config["METRICS_BIND"]) is None:
+        raise ConfigError(f"{PREFIX}METRICS_BIND must be HOST:PORT or off, not "
+                          f"{config['METRICS_BIND']!r}")
     for name in ("MAX_CONTENT_LENGTH", "CURRENT_MAX_CONTENT_LENGTH"):
         limit = config[name]
         if not isinstance(limit, int) or isinstance(limit, bool) or limit < 1:
             raise ConfigError(f"{PREFIX}{name} must be a positive number of bytes, "
                               f"not {limit!r}")
+
+
+def address(text):
+    """(host, port) of `text`, HOST:PORT (an IPv6 host in brackets), or None."""
+    host, _, port = text.rpartition(":")
+    host = host.removeprefix("[").removesuffix("]")
+    if not host or not (port.isascii() and port.isdigit()) or not 0 < int(port) < 65536:
+        return None
+    return host, int(port)
 
 
 def workers(environ, default):

@@ -65,21 +65,23 @@ class Server:
     def __init__(self, db_path, log_dir, *args, database_url=None, settings=None):
         self.db_path, self.args, self.database_url = db_path, args, database_url
         self.settings = settings
+        self.log_dir = log_dir
         self.out_path, self.err_path = log_dir / "gunicorn.out", log_dir / "gunicorn.err"
         self.process = None
-        self.url = None
+        self.url = self.metrics_url = None
 
     def start(self):
         """Start gunicorn and return at once; `ready` waits for it."""
-        bind = f"127.0.0.1:{free_port()}"
-        self.url = f"http://{bind}"
+        bind, metrics = (f"127.0.0.1:{free_port()}" for _ in range(2))
+        self.url, self.metrics_url = f"http://{bind}", f"http://{metrics}/metrics"
         command = [BIN / "gunicorn", "wsgi:app", "-c", "gunicorn.conf.py", "-b", bind,
                    "-w", str(WORKERS), "--no-control-socket", *self.args]
+        env = environment(self.db_path, self.database_url,
+                          {"METRICS_BIND": metrics, **(self.settings or {})})
+        env["TMPDIR"] = str(self.log_dir)  # the metrics' folder, with the test's files
         with open(self.out_path, "ab") as out, open(self.err_path, "ab") as err:
-            self.process = subprocess.Popen(command, cwd=ROOT,
-                                            env=environment(self.db_path, self.database_url,
-                                                            self.settings),
-                                            stdout=out, stderr=err, start_new_session=True)
+            self.process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out,
+                                            stderr=err, start_new_session=True)
         return self
 
     def ready(self):

@@ -29,6 +29,10 @@ def test_environment_sets_the_store_and_rules(tmp_path, monkeypatch):
     ("CACHE", "sometimes", "DATASET_API_CACHE must be on or off"),
     ("MAX_CONTENT_LENGTH", "lots", "DATASET_API_MAX_CONTENT_LENGTH"),
     ("MAX_CONTENT_LENGTH", "0", "DATASET_API_MAX_CONTENT_LENGTH"),
+    ("LOG_FORMAT", "xml", "DATASET_API_LOG_FORMAT must be plain or json, not 'xml'"),
+    ("METRICS_BIND", "9390", "DATASET_API_METRICS_BIND must be HOST:PORT or off"),
+    ("METRICS_BIND", "localhost:65536", "DATASET_API_METRICS_BIND"),
+    ("METRICS_BIND", "[::1]:", "DATASET_API_METRICS_BIND"),
 ])
 def test_bad_values_refuse_to_start(tmp_path, monkeypatch, name, value, message):
     monkeypatch.setenv(f"DATASET_API_{name}", value)
@@ -48,7 +52,8 @@ def test_every_number_is_checked(tmp_path, monkeypatch, name, value):
         create_app({"DB_PATH": str(tmp_path / "db.json")})
 
 
-@pytest.mark.parametrize("name", ["DB_PATH", "NAME_RULE", "EMBD_ID", "LANGUAGE"])
+@pytest.mark.parametrize("name", ["DB_PATH", "NAME_RULE", "EMBD_ID", "LANGUAGE", "LOG_FORMAT",
+                                  "METRICS_BIND"])
 def test_text_settings_may_not_be_empty(monkeypatch, name):
     monkeypatch.setenv(f"DATASET_API_{name}", " ")
     with pytest.raises(ConfigError, match=f"^DATASET_API_{name} must not be empty$"):

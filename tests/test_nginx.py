@@ -168,8 +168,8 @@ def test_logs_name_the_client_and_the_request_id(nginx, gunicorn, key):
     status, answer_headers, _ = exchange(via_nginx, request("/api/v1/dataset", headers),
                                          source="127.0.0.2")
     assert status == 200 and answer_headers["x-request-id"] == "edge-test-1"
-    wait_for(r'\[INFO\] 127\.0\.0\.2 edge-test-1 "GET /api/v1/dataset HTTP/1\.0" 200 ',
-             gunicorn.stdout)
+    wait_for(r'\[INFO\] 127\.0\.0\.2 edge-test-1 [0-9a-f]{32} "GET /api/v1/dataset HTTP/1\.0" '
+             r'200 ', gunicorn.stdout)  # the key's tenant, never the key
     wait_for(r"^127\.0\.0\.2 edge-test-1 .*\"GET /api/v1/dataset HTTP/1\.1\" 200 ",
              nginx.access_log)
 
@@ -178,13 +178,14 @@ def test_logs_name_the_client_and_the_request_id(nginx, gunicorn, key):
                                                             [auth(key)]), source="127.0.0.2")
     made = answer_headers["x-request-id"]
     assert status == 200 and len(made) == 32
-    wait_for(rf"127\.0\.0\.2 {made} \"GET /api/v1/dataset\?count=1 ", gunicorn.stdout)
+    wait_for(rf"127\.0\.0\.2 {made} [0-9a-f]{{32}} \"GET /api/v1/dataset\?count=1 ",
+             gunicorn.stdout)
 
     # Straight to gunicorn, X-Forwarded-For is the client's own word: not believed.
     straight = ("127.0.0.1", int(gunicorn.url.rsplit(":", 1)[1]))
     exchange(straight, request("/api/v1/dataset?count=2", headers[1:]), source="127.0.0.2")
-    wait_for(r'\[INFO\] 127\.0\.0\.2 edge-test-1 "GET /api/v1/dataset\?count=2 ',
-             gunicorn.stdout)
+    wait_for(r'\[INFO\] 127\.0\.0\.2 edge-test-1 - "GET /api/v1/dataset\?count=2 ',
+             gunicorn.stdout)  # no key: no tenant
 
     # A healthy probe is logged by neither.
     assert exchange(via_nginx, request("/healthz"))[0] == 200

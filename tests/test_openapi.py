@@ -17,6 +17,7 @@ METHODS = {"get", "put", "post", "delete", "options", "head", "patch", "trace"}
 DATASET, ONE_DATASET = "/api/v1/dataset", "/api/v1/dataset/{dataset_id}"
 DATASETS, A_DATASET = "/api/v1/datasets", "/api/v1/datasets/{dataset_id}"
 CURRENT = {"200", "401", "500"}  # errors are 200 with code 101/102 in the current API
+PING, VERSION, HEALTHZ = (f"/api/v1/system/{name}" for name in ("ping", "version", "healthz"))
 
 
 def description(client):
@@ -63,6 +64,7 @@ def test_every_status_the_contract_gives(client):
         A_DATASET: {"GET": CURRENT, "PUT": CURRENT},
         "/api/v1/openapi.json": {"GET": {"200", "500"}},
         "/healthz": {"GET": {"200", "500", "503"}},
+        PING: {"GET": {"200"}}, VERSION: {"GET": CURRENT}, HEALTHZ: {"GET": {"200", "500"}},
     }
     assert {"MethodNotAllowed", "CurrentNotFound", "CurrentMethodNotAllowed"} <= \
         description(client)["components"]["responses"].keys()
@@ -177,6 +179,12 @@ CURRENT_ANSWERS = {  # the current API's answers, as (method, path, status, how 
     "updated": ("PUT", A_DATASET, 200, lambda c: c.update(c.made("kb")["id"], pagerank=3)),
     "name taken": ("PUT", A_DATASET, 200, lambda c: c.update(
         [c.made("a"), c.made("b")][1]["id"], name="A")),
+    "pong": ("GET", PING, 200, lambda c: c.client.get(PING)),
+    "version": ("GET", VERSION, 200, lambda c: c.client.get(VERSION, headers=c.headers)),
+    "version without key": ("GET", VERSION, 401, lambda c: c.client.get(VERSION)),
+    "system healthy": ("GET", HEALTHZ, 200, lambda c: c.client.get(HEALTHZ)),
+    "system unhealthy": ("GET", HEALTHZ, 500, lambda c: [damage(c), c.list(),
+                                                         c.client.get(HEALTHZ)][2]),
 }
 
 

@@ -1,1 +1,2 @@
-"""Serving with gunicorn: its settings, a worker that answers its own errors in JSON, logs."""
+"""Serving with gunicorn: its settings, a worker that answers its own errors in JSON, logs,
+metrics."""

@@ -3,9 +3,17 @@
 import ctypes
 import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
 
 from app.settings import ConfigError, workers as worker_count
+
+# prometheus_client's multiprocess mode: each worker writes its metrics to files in this
+# folder, and the master's metrics listener adds them up. A new private folder (mode 0700)
+# each start, so no count from an earlier run is added in; removed at exit. The app imports
+# prometheus_client only at its first metric, after this (app.serving.metrics).
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ragflow-dataset-api-metrics.")
 
 bind = "127.0.0.1:9380"  # the port RAGFlow clients default to
 try:
@@ -37,18 +45,22 @@ except (AttributeError, OSError):  # not glibc: it has no such rule
 
 
 def on_starting(server):
-    """Refuse to start on a bad setting or a damaged store, with a one-line reason."""
+    """Refuse to start on a bad setting or a damaged store, with a one-line reason; then
+    serve the metrics."""
     from app import create_app
+    from app.serving import metrics
     from app.store import StoreError
 
     try:
-        store = create_app().extensions["store"]
+        app = create_app()
+        store = app.extensions["store"]
         try:
             store.check()
         finally:
             store.close()  # the workers open their own
     except (StoreError, ValueError) as err:
         sys.exit(f"Refusing to start: {err}")
+    metrics.serve(app.config["METRICS_BIND"], server.log)
 
 
 def post_worker_init(worker):
@@ -65,8 +77,15 @@ def post_worker_init(worker):
         worker.wsgi.extensions["parser"].start(forever=True)  # the queue of every host's
 
 
+def child_exit(server, worker):
+    """A worker has ended: prometheus_client drops its gauges of live processes (none yet)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)
+
+
 def on_exit(server):
-    """A clean stop folds the JSON engine's journal into the store file."""
+    """A clean stop folds the JSON engine's journal into the store file; the metrics go."""
     from app import create_app
     from app.store import StoreError
 
@@ -77,3 +96,4 @@ def on_exit(server):
         server.log.warning("Could not compact the store at exit: %s", err)
     finally:
         store.close()
+        shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)

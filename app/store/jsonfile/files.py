@@ -13,6 +13,7 @@ import stat
 import threading
 import time
 
+from app.serving.metrics import waiting
 from app.store import StoreBusy, StoreError
 
 
@@ -36,23 +37,29 @@ class FileLock:
         except OSError as err:
             raise error(self.path, "cannot open the lock file", err) from err
         try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            try:
-                if self.timeout <= 0:
-                    raise TimeoutError from None
-                wait = blocking_wait if can_alarm() else polling_wait
-                wait(fd, self.timeout)
-            except TimeoutError:
-                os.close(fd)
-                raise StoreBusy(f"{self.path}: the store is busy (locked by another "
-                                f"process for over {self.timeout:g} s)") from None
+            with waiting("file_lock"):
+                take(fd, self.timeout)
+        except TimeoutError:
+            os.close(fd)
+            raise StoreBusy(f"{self.path}: the store is busy (locked by another "
+                            f"process for over {self.timeout:g} s)") from None
         self.fd = fd
         return self
 
     def __exit__(self, *exc):
         os.close(self.fd)  # closing the last descriptor releases the flock
         self.fd = None
+
+
+def take(fd, timeout):
+    """flock `fd` exclusively, waiting at most `timeout` seconds (else TimeoutError)."""
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        if timeout <= 0:
+            raise TimeoutError from None
+        wait = blocking_wait if can_alarm() else polling_wait
+        wait(fd, timeout)
 
 
 def can_alarm():

@@ -8,6 +8,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool
 
+from app.serving.metrics import waiting
 from app.store.postgres.sql import loads
 
 
@@ -90,12 +91,13 @@ def connection(pool, timeout=None):
     """A connection of `pool`, in autocommit, not one its server has ended."""
     # So a write is not sent on one after a restart. (Not the pool's `check`, which waits a
     # second after each one it finds ended, and a restart ends them all.)
-    conn = pool.getconn(timeout)
-    for _ in range(pool.max_size):  # each of its connections at most once
-        if not cut(conn):
-            break
-        pool.putconn(conn)  # closed: the pool makes another
+    with waiting("pool"):
         conn = pool.getconn(timeout)
+        for _ in range(pool.max_size):  # each of its connections at most once
+            if not cut(conn):
+                break
+            pool.putconn(conn)  # closed: the pool makes another
+            conn = pool.getconn(timeout)
     try:
         with conn:
             yield conn
