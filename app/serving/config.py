@@ -5,9 +5,9 @@ import multiprocessing
 import os
 import sys
 
-from app.settings import ConfigError, workers as worker_count
+from app.settings import BIND, ConfigError, workers as worker_count
 
-bind = "127.0.0.1:9380"  # the port RAGFlow clients default to
+bind = BIND
 try:
     workers = worker_count(os.environ, multiprocessing.cpu_count() * 2 + 1)
 except ConfigError as err:
