@@ -25,6 +25,7 @@ SYSTEMD_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 # ProtectHome=yes: /home, /root and /run/user are empty for the service. The checkout is
 # hidden too, so that nothing the service runs can come from it.
 HIDDEN = ("/home", "/root", "/run/user", str(ROOT))
+UNSHARE = ("unshare", "--map-root-user", "--mount")  # a mount namespace, for any user
 HIDE = ('while [ "$1" != -- ]; do if [ -d "$1" ]; then mount -t tmpfs tmpfs "$1" || exit 1; fi; '
         'shift; done; shift; exec "$@"')
 INSTALL_TIME = 300  # seconds for a block that installs packages
@@ -108,8 +109,8 @@ def start(unit, root, args=None, output=subprocess.DEVNULL):
     found = settings(unit)
     for name in " ".join(found.get("StateDirectory", [])).split():
         (root / "var/lib" / name).mkdir(mode=0o700, exist_ok=True)
-    return subprocess.Popen(["unshare", "--map-root-user", "--mount", "sh", "-c", HIDE, "sh",
-                             *HIDDEN, "--", *(args or command(unit))],
+    return subprocess.Popen([*UNSHARE, "sh", "-c", HIDE, "sh", *HIDDEN, "--",
+                             *(args or command(unit))],
                             cwd=found["WorkingDirectory"][0], env=environment(unit),
                             stdout=output, stderr=subprocess.STDOUT, text=True,
                             start_new_session=True)
