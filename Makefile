@@ -3,16 +3,22 @@ PY = $(VENV)/bin/python
 
 .PHONY: serve test test-fast bench bench-quick soak soak-quick clean
 
-$(VENV)/.installed: setup.cfg pyproject.toml
+# Serving needs the package alone; the tests' tools come on top of it (make test).
+$(VENV)/.serving: setup.cfg pyproject.toml
 	python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed: $(VENV)/.serving
 	$(PY) -m pip install --quiet -e '.[test]'
 	# ragflow-sdk 0.27.x declares Python 3.13 but runs on 3.11; pip alone would pick 0.22.1.
 	$(PY) -m pip install --quiet --ignore-requires-python 'ragflow-sdk==0.27.3'
 	touch $@
 
-serve: $(VENV)/.installed
-	$(VENV)/bin/gunicorn wsgi:app
+# make serve PORT=9400; gunicorn's own variables work too (WEB_CONCURRENCY, GUNICORN_CMD_ARGS)
+serve: $(VENV)/.serving
+	$(VENV)/bin/ragflow-dataset-api serve $(if $(PORT),--bind 127.0.0.1:$(PORT))
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q

@@ -2,18 +2,20 @@
 
 from importlib.resources import files
 
-from flask import Blueprint, send_from_directory
+from flask import Blueprint, redirect, send_from_directory
+
+from app.openapi import TITLE
 
 bp = Blueprint("docs", __name__, url_prefix="/api/v1/docs")
 # The dist files that the flask-swagger-ui package ships, so no page loads from a CDN.
 ASSETS = files("flask_swagger_ui") / "dist"
 
 # Paths are relative to /api/v1/docs, so the page works under any prefix a proxy adds.
-PAGE = """<!DOCTYPE html>
+PAGE = f"""<!DOCTYPE html>
 <html lang="en">
 <head>
   <meta charset="utf-8">
-  <title>RAGFlow dataset API</title>
+  <title>{TITLE}</title>
   <link rel="stylesheet" href="docs/swagger-ui.css">
   <link rel="icon" type="image/png" href="docs/favicon-32x32.png">
 </head>
@@ -21,12 +23,12 @@ PAGE = """<!DOCTYPE html>
   <div id="swagger-ui"></div>
   <script src="docs/swagger-ui-bundle.js"></script>
   <script>
-    window.ui = SwaggerUIBundle({
+    window.ui = SwaggerUIBundle({{
       url: "openapi.json",
       dom_id: "#swagger-ui",
       deepLinking: true,
       persistAuthorization: true,
-    });
+    }});
   </script>
 </body>
 </html>
@@ -37,6 +39,12 @@ PAGE = """<!DOCTYPE html>
 def page():
     """Swagger UI on this server's description; needs no key."""
     return PAGE, {"Content-Type": "text/html; charset=utf-8"}
+
+
+@bp.get("/")
+def slash():
+    """/api/v1/docs/ is the page too; relative, so it holds under any prefix a proxy adds."""
+    return redirect("../docs", 308)  # the page's own relative paths need it without the slash
 
 
 @bp.get("/<path:name>")

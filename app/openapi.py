@@ -49,13 +49,21 @@ DESCRIPTION = ("RAGFlow's dataset API, both of its generations over the same dat
                "rule of the data), but for a missing or wrong key (401, RAGFlow's body) and "
                "server faults (500). The legacy one, /api/v1/dataset (June 2024, deprecated), "
                "keeps its response shapes as they were: the list call answers code 102 on "
-               "success; a method a path does not take answers 405 (see "
+               "success; a method that the path does not take answers 405 (see "
                "`components.responses.MethodNotAllowed`); an unknown path answers 404 with "
                "code 101. Under /api/v1/datasets, an unknown path answers HTTP 404 "
-               "(`components.responses.CurrentNotFound`) and a method a path does not take "
-               "HTTP 405 (`components.responses.CurrentMethodNotAllowed`). Every response "
-               "under /api/v1/dataset and /api/v1/datasets is JSON with `code` and "
+               "(`components.responses.CurrentNotFound`) and a method that the path does not "
+               "take HTTP 405 (`components.responses.CurrentMethodNotAllowed`). Every "
+               "response under /api/v1/dataset and /api/v1/datasets is JSON with `code` and "
                "`message`; /api/v1/system has RAGFlow's system routes, in its shapes.")
+TITLE = "RAGFlow dataset API: current (v0.27) and legacy"
+TAGS = [  # one per API, and one for the server's own routes; each operation has one
+    {"name": "current", "description": "/api/v1/datasets: RAGFlow v0.27's dataset API, what "
+                                       "ragflow-sdk and today's scripts speak."},
+    {"name": "legacy", "description": "/api/v1/dataset: the June 2024 document's API, "
+                                      "deprecated, kept in its shapes."},
+    {"name": "server", "description": "This server: its description and its health."},
+]
 IDEMPOTENCY_KEY = {
     "in": "header", "name": "Idempotency-Key", "required": False,
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
@@ -97,12 +105,14 @@ def name_property(rule):
 def build(app):
     """The description of `app`'s API, as a dict ready to serve."""
     plugin = MarshmallowPlugin()
-    spec = APISpec("RAGFlow legacy dataset API", version("ragflow-dataset-api"), "3.1.0",
+    spec = APISpec(TITLE, version("ragflow-dataset-api"), "3.1.0",
                    plugins=[plugin], info={"description": DESCRIPTION},
                    # Relative: the server that serves the description, behind any proxy.
                    servers=[{"url": "/", "description": "This server"}],
                    security=[{"bearer": []}])
     plugin.converter.add_attribute_function(name_property(app.config["NAME_RULE"]))
+    for tag in TAGS:
+        spec.tag(tag)
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer",
                                                "description": BEARER})
     for status, (name, description, codes) in ERRORS.items():
@@ -118,6 +128,7 @@ def build(app):
             "summary": "Create a dataset (legacy)",
             "operationId": "create_dataset",
             "deprecated": True,
+            "tags": ["legacy"],
             "parameters": [IDEMPOTENCY_KEY],
             "requestBody": {"required": True,
                             "content": {"application/json": {"schema": create_body}}},
@@ -131,6 +142,7 @@ def build(app):
             "summary": "List the caller's datasets (legacy)",
             "operationId": "list_datasets",
             "deprecated": True,
+            "tags": ["legacy"],
             "parameters": [{"in": "query", "schema": schemas.DatasetListQuery}],
             "responses": responses(
                 # Legacy quirk, kept on purpose: success answers code 102.
@@ -150,6 +162,7 @@ def build(app):
             "summary": "Delete a dataset (legacy)",
             "operationId": "delete_dataset",
             "deprecated": True,
+            "tags": ["legacy"],
             "responses": {**responses(
                 json_body("Deleted for good; its name is free again.", schemas.DeletedEnvelope,
                           code=[0], message=["Dataset deleted successfully!"], success=[True]),
@@ -165,6 +178,7 @@ def build(app):
         "get": {
             "summary": "This description",
             "operationId": "openapi",
+            "tags": ["server"],
             "security": [],
             "responses": responses(json_body("OpenAPI 3.1.", {"type": "object"}), 500),
         },
@@ -173,6 +187,7 @@ def build(app):
         "get": {
             "summary": "Whether the store is readable",
             "operationId": "healthz",
+            "tags": ["server"],
             "security": [],
             "responses": {**responses(
                 json_body("The store is readable.", schemas.Health, status=["ok"]), 500),
@@ -206,7 +221,7 @@ def current_paths(spec):
                     current.MethodNotAllowed), "headers": HEADERS[405]})
 
     def operation(summary, operation_id, answer, description, **more):
-        return {"summary": summary, "operationId": operation_id, **more,
+        return {"summary": summary, "operationId": operation_id, "tags": ["current"], **more,
                 "responses": {"200": json_body(description, answer),
                               "401": "CurrentUnauthorized", "500": "CurrentServerError"}}
     # 404 and 405 belong to no operation: paths and methods outside them (see DESCRIPTION).
@@ -246,16 +261,16 @@ def current_paths(spec):
 def system_paths(spec):
     """RAGFlow's system routes: ping and health need no key, the version does."""
     spec.path("/api/v1/system/ping", operations={"get": {
-        "summary": "Whether the server answers", "operationId": "ping", "security": [],
+        "summary": "Whether the server answers", "operationId": "ping", "security": [], "tags": ["server"],
         "responses": {"200": {"description": "`pong`, as RAGFlow answers it.", "content": {
             "text/html": {"schema": {"type": "string", "enum": ["pong"]}}}}}}})
     spec.path("/api/v1/system/version", operations={"get": {
-        "summary": "This server's version", "operationId": "version",
+        "summary": "This server's version", "operationId": "version", "tags": ["server"],
         "responses": {"200": json_body("The version in `data`.", system.Version),
                       "401": "CurrentUnauthorized", "500": "CurrentServerError"}}})
     spec.path("/api/v1/system/healthz", operations={"get": {
         "summary": "Whether the store is usable, in RAGFlow's shape", "operationId":
-        "system_healthz", "security": [], "responses": {
+        "system_healthz", "security": [], "tags": ["server"], "responses": {
             "200": json_body("The store can be read and written.", system.SystemHealth,
                              status=["ok"]),
             "500": json_body("The store cannot be used now (`db` and `status` are nok).",

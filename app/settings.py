@@ -3,6 +3,7 @@
 import os
 
 PREFIX = "DATASET_API_"
+BIND = "127.0.0.1:9380"  # gunicorn's; the port RAGFlow clients default to
 NAME_RULES = ("strict", "legacy")
 
 

@@ -1,6 +1,7 @@
 """`ragflow-dataset-api`, the command installed with the package, run from outside the
 repository; and one-line messages for bad settings, in every command that reads them."""
 
+import multiprocessing
 import os
 import subprocess
 import time
@@ -65,6 +66,21 @@ def test_serve_from_any_folder(tmp_path):
             server.wait(TIMEOUT)
     assert "Using worker: app.serving.worker.JsonWorker" in output
     assert not (home / ".gunicorn").exists()
+
+
+def test_serve_help_shows_our_defaults_not_gunicorns(tmp_path):
+    cores = multiprocessing.cpu_count()
+    shown = run(tmp_path, "serve", "--help")
+    assert shown.returncode == 0, shown.stderr
+    assert "-b, --bind     127.0.0.1:9380\n" in shown.stdout  # gunicorn's is 127.0.0.1:8000
+    assert f"-w, --workers  {2 * cores + 1} (2 × {cores} cores + 1)\n" in shown.stdout
+    assert f"the store      {tmp_path / 'data' / 'db.json'} (DATASET_API_DB_PATH)" in shown.stdout
+    assert "8000" not in shown.stdout and not (tmp_path / "data").exists()
+    shown = run(tmp_path, "serve", "-h", WEB_CONCURRENCY="3",
+                DATASET_API_DATABASE_URL="postgresql://u:secret@db.example/x")
+    assert "-w, --workers  3 (WEB_CONCURRENCY)\n" in shown.stdout
+    assert "PostgreSQL, at DATASET_API_DATABASE_URL" in shown.stdout
+    assert "secret" not in shown.stdout
 
 
 BAD = [  # (variable, value, the one line that says why)

@@ -34,12 +34,13 @@ def test_try_the_list_call_from_the_docs_page(tmp_path, browser):
     loaded = []  # every URL the page fetched: none may leave this server
     page.on("request", lambda request: loaded.append(request.url))
     try:
-        page.goto(server.url + "/api/v1/docs", timeout=WAIT)
+        page.goto(server.url + "/api/v1/docs/", timeout=WAIT)  # redirected to /api/v1/docs
+        landed, title = page.url, page.title()
         page.get_by_role("button", name="Authorize").first.click(timeout=WAIT)
         page.get_by_label("auth-bearer-value").fill(key)
         page.get_by_role("button", name="Apply credentials").click()
         page.locator(".modal-ux button.btn-done").click()  # Close
-        page.locator("#operations-default-list_datasets .opblock-summary").click()
+        page.locator("#operations-legacy-list_datasets .opblock-summary").click()
         page.get_by_role("button", name="Try it out").click()
         page.get_by_role("button", name="Execute").click()
         answer = page.locator(".live-responses-table tr.response")
@@ -49,6 +50,7 @@ def test_try_the_list_call_from_the_docs_page(tmp_path, browser):
         page.screenshot(path=tmp_path / "docs.png", full_page=True)
     finally:
         server.kill()
+    assert landed == server.url + "/api/v1/docs" and "current" in title and "legacy" in title
     assert status.strip() == "200"
     assert '"message": "attempt to list datasets"' in body and "from_the_docs" in body
     assert loaded and all(url.startswith(server.url) for url in loaded), loaded

@@ -2,6 +2,7 @@
 
 import json
 import re
+from urllib.parse import urljoin
 
 import psycopg
 import pytest
@@ -218,3 +219,35 @@ def test_built_once_per_app_on_first_use(app, client):
     assert "openapi" not in app.extensions
     first = description(client)
     assert app.extensions["openapi"] == first == description(client)
+
+
+def test_titled_for_both_apis(client):
+    title = description(client)["info"]["title"]
+    assert "current" in title and "legacy" in title
+    page = client.get("/api/v1/docs").get_data(as_text=True)
+    assert f"<title>{title}</title>" in page
+
+
+def test_one_tag_per_api(client):
+    """Swagger UI groups operations by tag: the current API, the legacy one, the server's."""
+    doc = description(client)
+    declared = [tag["name"] for tag in doc["tags"]]
+    assert declared[:3] == ["current", "legacy", "server"]
+    for path, item in doc["paths"].items():
+        for method in item.keys() & METHODS:
+            (tag,) = item[method].get("tags", [None])  # exactly one
+            if path.startswith(DATASETS):
+                assert tag == "current", (path, method)
+            elif path.startswith(DATASET):
+                assert tag == "legacy", (path, method)
+            elif path in ("/api/v1/openapi.json", "/healthz"):
+                assert tag == "server", (path, method)
+            assert tag in declared, (path, method)
+
+
+def test_the_docs_page_with_a_slash_is_the_docs_page(client):
+    answer = client.get("/api/v1/docs/")
+    assert answer.status_code == 308
+    # Relative, so it holds under a proxy's prefix; a browser resolves it against the URL.
+    assert urljoin("http://h/api/v1/docs/", answer.headers["Location"]) == "http://h/api/v1/docs"
+    assert client.get("/api/v1/docs").status_code == 200

@@ -7,7 +7,7 @@ import shutil
 import sys
 import tempfile
 
-from app.settings import ConfigError, workers as worker_count
+from app.settings import BIND, ConfigError, workers as worker_count
 
 # prometheus_client's multiprocess mode: each worker writes its metrics to files in this
 # folder, and the master's metrics listener adds them up. A new private folder (mode 0700)
@@ -15,7 +15,7 @@ from app.settings import ConfigError, workers as worker_count
 # prometheus_client only at its first metric, after this (app.serving.metrics).
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="ragflow-dataset-api-metrics.")
 
-bind = "127.0.0.1:9380"  # the port RAGFlow clients default to
+bind = BIND
 try:
     workers = worker_count(os.environ, multiprocessing.cpu_count() * 2 + 1)
 except ConfigError as err:
