@@ -57,6 +57,7 @@ class Store(abc.ABC):
     # tenant_id, created_by, create_time, update_time.
 
     location = None
+    kind = None  # the engine's name for people: "JSON file", "PostgreSQL"
 
     # Keys and tenants
 
@@ -126,6 +127,10 @@ class Store(abc.ABC):
         return None
 
     # Operation
+
+    @abc.abstractmethod
+    def exists(self):
+        """Whether the store has been made (the first use of one that has not makes it)."""
 
     @abc.abstractmethod
     def health(self):

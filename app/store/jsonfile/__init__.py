@@ -21,13 +21,14 @@ from app.store.jsonfile.layout import IDEMPOTENCY, KEYS, TENANTS, ordered, shown
 class JsonStore(Store):
     """Keys and datasets in one JSON file, safe for several processes."""
 
+    kind = "JSON file"
+
     def __init__(self, path, config):
         self.path = self.location = os.path.abspath(path)
         self.dataset_limit = int(config["TENANT_DATASET_LIMIT"])
         self.legacy_defaults = rules.legacy_defaults(config)  # of a first-format store
         self.engine = Engine(path, float(config["LOCK_TIMEOUT"]), int(config["JOURNAL_LIMIT"]),
                              self._upgrade, expired)
-        files.make_folder(self.engine.folder)
 
     def _read(self, query):
         """`query(state)` on the latest state."""
@@ -187,6 +188,9 @@ class JsonStore(Store):
         return self.engine.commit(op)
 
     # Operation
+
+    def exists(self):
+        return os.path.lexists(self.path) or os.path.lexists(self.engine.journal_path)
 
     def health(self):
         self._read(lambda state: None)
