@@ -92,6 +92,9 @@ BAD = [  # (variable, value, the one line that says why)
     ("DATASET_API_MAX_CONTENT_LENGTH", "0", "DATASET_API_MAX_CONTENT_LENGTH must be a whole "
                                             "number above 0, not '0'"),
     ("DATASET_API_DB_PATH", " ", "DATASET_API_DB_PATH must not be empty"),
+    ("DATASET_API_DATABASE_URL", "mysql://root:pw@127.0.0.1/db",
+     "DATASET_API_DATABASE_URL must be a postgresql:// URL, not mysql://"),
+    ("DATASET_API_DATABASE_URL", "", "DATASET_API_DATABASE_URL must not be empty"),
 ]
 
 
@@ -109,7 +112,7 @@ def test_a_bad_setting_is_one_line_in_the_flask_cli(tmp_path, variable, value, m
     assert (result.returncode, result.stderr) == (1, f"Error: {message}\n")
 
 
-@pytest.mark.parametrize("variable, value, message", BAD[:2] + [
+@pytest.mark.parametrize("variable, value, message", BAD[:2] + BAD[-2:-1] + [
     ("WEB_CONCURRENCY", "two", "WEB_CONCURRENCY must be a whole number above 0, not 'two'"),
     ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY must be a whole number above 0, not '0'"),
 ])

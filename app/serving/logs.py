@@ -1,12 +1,21 @@
 """One line format for every line: time, pid, level, client, request id, message."""
 
 import logging
+import re
 
 from flask import g, has_request_context, request
 from gunicorn import glogging
 
 FORMAT = "%(asctime)s [%(process)d] [%(levelname)s] %(client)s %(request_id)s %(message)s"
 UNKNOWN = {"client": "-", "request_id": "-"}  # lines that belong to no request
+BREAKS = re.compile(r"\s*\n\s*")
+
+
+class OneLine(logging.Formatter):
+    """FORMAT, with a message of several lines (libpq's and its hints, say) on one line."""
+
+    def formatMessage(self, record):
+        return BREAKS.sub(" ", super().formatMessage(record))
 
 
 def request_fields(record):
@@ -22,15 +31,16 @@ class Logger(glogging.Logger):
 
     def setup(self, cfg):
         super().setup(cfg)
-        formatter = logging.Formatter(FORMAT, self.datefmt, defaults=UNKNOWN)
+        formatter = OneLine(FORMAT, self.datefmt, defaults=UNKNOWN)
         for handler in self.error_log.handlers + self.access_log.handlers:
             handler.setFormatter(formatter)
             handler.addFilter(request_fields)
-        # The app's logger (Flask's, named after the package) and its modules' loggers.
-        app_log = logging.getLogger("app")
-        app_log.handlers = list(self.error_log.handlers)
-        app_log.setLevel(self.loglevel)
-        app_log.propagate = False
+        # The app's logger (Flask's, named after the package) and its modules' loggers; and,
+        # from warnings up, every other library's (psycopg_pool's...) through the same lines.
+        root = logging.getLogger()
+        root.handlers = list(self.error_log.handlers)
+        root.setLevel(max(self.loglevel, logging.WARNING))
+        logging.getLogger("app").setLevel(self.loglevel)
 
     def access(self, resp, req, environ, request_time):
         # A healthy /healthz answer is a probe's: nginx does not log it either.

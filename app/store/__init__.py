@@ -158,7 +158,7 @@ class Store(abc.ABC):
 
 def open_store(config):
     """The engine the configuration names."""
-    if config.get("DATABASE_URL"):
+    if config.get("DATABASE_URL") is not None:  # a blank one is refused, not taken as none
         from app.store.postgres import PostgresStore
         return PostgresStore(config["DATABASE_URL"], config)
     from app.store.jsonfile import JsonStore

@@ -42,7 +42,9 @@ def parse(url):
 
 
 def cause(err):
-    """psycopg's message of `err` in one line: libpq's last, without its hints."""
+    """psycopg's message of `err` in one line: the server's, or libpq's last, without hints."""
+    if err.diag.message_primary:  # the server's own (past it: the statement, its context)
+        return err.diag.message_primary
     # A connection tried at several addresses fails with a line (and a hint) for each.
     lines = [line for line in str(err).splitlines() if line.strip() and not line[0].isspace()]
     last = lines[-1] if lines else type(err).__name__
