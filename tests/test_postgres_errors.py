@@ -88,6 +88,7 @@ def test_a_server_that_never_answers_is_a_timeout(tmp_path):
     ("mysql://root:pw-s3cret@127.0.0.1/kept", "must be a postgresql:// URL, not mysql://"),
     ("", "must not be empty"),
     (" ", "must not be empty"),
+    ("postgresql://", "names no server or database"),
     ("postgresql://root:pw-s3cret@[::1/kept", "does not parse as a PostgreSQL URL"),
     ("host=127.0.0.1 password=pw-s3cret dbname", "does not parse as a PostgreSQL URL"),
 ])

@@ -3,7 +3,7 @@
 import re
 import select
 from contextlib import contextmanager
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg.rows import dict_row
@@ -19,8 +19,8 @@ CONNECT_TIMEOUT = 3  # seconds to connect, at most
 
 
 def parse(url):
-    """(where, options): `url` without its password, and its server options; ConfigError,
-    at once and without the URL, for one that names no PostgreSQL database."""
+    """(where, options): `url` without its password, and its server options, or ConfigError."""
+    # Refused at once, and never quoted: it may hold the password.
     scheme = SCHEME.match(url)
     if not url.strip():
         raise ConfigError(f"{VARIABLE} must not be empty")
@@ -28,17 +28,20 @@ def parse(url):
         raise ConfigError(f"{VARIABLE} must be a postgresql:// URL, not {scheme[1]}://")
     try:
         params = psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.Error:  # its message may quote the URL, password and all
+    except psycopg.Error:  # its message may quote the URL
         raise ConfigError(f"{VARIABLE} does not parse as a PostgreSQL URL") from None
-    if not scheme:  # key=value pairs
-        return psycopg.conninfo.make_conninfo(
-            **{k: v for k, v in params.items() if k not in ("password", "options")}), \
-            params.get("options")
+    if not params:  # all left to libpq's defaults: the local socket, as the login user
+        raise ConfigError(f"{VARIABLE} names no server or database")
+    options = params.get("options")
+    if not scheme:  # libpq's key=value pairs
+        shown = {k: v for k, v in params.items() if k not in ("password", "options")}
+        return psycopg.conninfo.make_conninfo(**shown), options
     parts = urlsplit(url)
     user, at, hosts = parts.netloc.rpartition("@")
-    query = "&".join(p for p in parts.query.split("&") if not p.startswith("password="))
-    return parts._replace(netloc=user.partition(":")[0] + at + hosts,
-                          query=query).geturl(), params.get("options")
+    query = "&".join(p for p in parts.query.split("&")
+                     if unquote(p.partition("=")[0]) != "password")
+    shown = f"{parts.scheme}://{user.partition(':')[0]}{at}{hosts}{parts.path}"
+    return shown + (f"?{query}" if query else ""), options
 
 
 def cause(err):
