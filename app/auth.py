@@ -2,6 +2,7 @@
 
 import hashlib
 import hmac
+import re
 import secrets
 import time
 
@@ -13,6 +14,10 @@ from app.store import StoreError, get_store
 KEY_PREFIX = "ragflow-"  # so secret scanners recognise a leaked key
 PUBLIC_ENDPOINTS = {"api.openapi_json"}  # endpoints of the API that need no key
 UNAUTHORIZED = "<Unauthorized '401: Unauthorized'>"  # RAGFlow's body, which clients compare
+# `Bearer <key>` or a bare `<key>`, split at ASCII spaces only, as nginx's limits split it
+# (deploy/nginx.conf): str.split() also splits at U+00A0 and its kin, so one key sent with
+# trailing 0xA0 bytes would pass here as many keys there.
+AUTHORIZATION = re.compile(r"(?:[Bb][Ee][Aa][Rr][Ee][Rr] +)?([^ ]+)")
 
 
 def new_key():
@@ -36,12 +41,8 @@ def unauthorized(message):
 
 def key_from_header(header):
     """The key in `Bearer <key>`, or in a bare `<key>` as the legacy SDK sends it."""
-    parts = header.split()
-    if len(parts) == 2 and parts[0].lower() == "bearer":
-        return parts[1]
-    if len(parts) == 1 and parts[0].lower() != "bearer":
-        return parts[0]
-    return None
+    match = AUTHORIZATION.fullmatch(header.strip(" "))
+    return match[1] if match and match[1].lower() != "bearer" else None
 
 
 def authenticate():

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 
 import click
 import orjson
-from flask.cli import AppGroup
+from flask.cli import AppGroup, ScriptInfo
 
 from app.auth import digest, new_key, now_ms
 from app.store import StoreError, get_store, rules
@@ -18,8 +18,32 @@ TENANT_ID = re.compile(r"[0-9a-fA-F]{32}")
 LABEL = re.compile(r"[^\x00-\x1f\x7f]{0,100}")  # one line, so `keys list` stays a table
 
 
+class StoreCommand(click.Command):
+    """A command on the store: it names the store on stderr, and refuses one not made yet."""
+
+    # So a command run in another folder, or without the service's settings, never makes
+    # a store of its own that the server does not read; only those that say they make one
+    # (`makes`: store init, store import) may.
+
+    def __init__(self, *args, makes=False, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.makes = makes
+
+    def invoke(self, ctx):
+        store = ctx.ensure_object(ScriptInfo).load_app().extensions["store"]
+        click.echo(f"Store: {store.kind} {store.location}", err=True)
+        if not self.makes and not store.exists():
+            raise click.ClickException(
+                f"No store at {store.location}. Run this with the server's settings "
+                f"(DATASET_API_DB_PATH, DATASET_API_DATABASE_URL), or make a new store there "
+                f"with `store init`.")
+        return super().invoke(ctx)
+
+
 class StoreGroup(AppGroup):
     """A command group whose store errors end the command with a clear message."""
+
+    command_class = StoreCommand
 
     def invoke(self, ctx):
         try:
@@ -92,6 +116,17 @@ def list_tenants():
     table([("TENANT", "CREATED", "KEYS", "DATASETS")]
           + [(t["id"], iso(t["created"]), str(t["keys"]), str(t["datasets"]))
              for t in get_store().list_tenants()])
+
+
+@store_cli.command("init", makes=True)
+def init_store():
+    """Make a new, empty store where the settings point; one already there is left as it is."""
+    store = get_store()
+    new = not store.exists()
+    counts = store.check()
+    click.echo(f"{store.location}: " + ("a new, empty store" if new else
+               f"a store is there already ({counts['keys']} keys, {counts['tenants']} "
+               f"tenants, {counts['datasets']} datasets); left as it is"))
 
 
 @store_cli.command("check")
@@ -179,10 +214,10 @@ def writable(data):
 store_cli.add_command(export_store, "backup")  # the name of earlier versions
 
 
-@store_cli.command("import")
+@store_cli.command("import", makes=True)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False))
 def import_store(path):
-    """Load an export (or a stopped JSON store's file) into this store, which must be empty."""
+    """Load an export (or a stopped JSON store's file) into a new or empty store."""
     try:
         with open(path, "rb") as file:
             tables = orjson.loads(file.read())

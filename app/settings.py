@@ -32,9 +32,7 @@ def from_environment(defaults, environ=os.environ):
             continue
         if isinstance(default, (int, float)):
             values[key] = number(name, text, type(default))
-        elif default is None:  # optional: empty means unset
-            values[key] = text or None
-        elif not text.strip():
+        elif not text.strip():  # an optional one too: a URL left blank is no JSON store
             raise ConfigError(f"{name} must not be empty")
         else:
             values[key] = text

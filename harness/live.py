@@ -44,7 +44,9 @@ def cli(db_path, *args, database_url=None):
 
 
 def issue_key(db_path, *args, database_url=None):
-    """Issue a key with `keys create ARGS`; return the key, printed on the last line."""
+    """Issue a key with `keys create ARGS` on a store made if new; the key (its last line)."""
+    made = cli(db_path, "store", "init", database_url=database_url)
+    assert made.returncode == 0, made.stderr
     result = cli(db_path, "keys", "create", *args, database_url=database_url)
     assert result.returncode == 0, result.stderr
     return result.stdout.splitlines()[-1]

@@ -11,6 +11,7 @@ import tempfile
 import time
 
 import psycopg
+from psycopg import sql
 
 BIN = "/usr/lib/postgresql/15/bin"
 HOW = ("PostgreSQL tests skipped: set DATASET_API_TEST_DATABASE_URL=postgresql://... or "
@@ -47,6 +48,18 @@ class Server:
                    f"-c max_connections=400")
         self.run(f"{BIN}/pg_ctl", "-D", self.data, "-o", options, "-l",
                  os.path.join(self.folder, "log"), "-w", "start")
+
+    def require_password(self, role, password):
+        """Make a role that logs in over TCP with `password` only; others stay trusted."""
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(sql.SQL("CREATE ROLE {} LOGIN PASSWORD {}").format(
+                sql.Identifier(role), password))
+        hba = os.path.join(self.data, "pg_hba.conf")
+        with open(hba) as file:
+            rules = file.read()
+        with open(hba, "w") as file:  # the first rule that matches decides
+            file.write(f"host all {role} 127.0.0.1/32 scram-sha-256\n{rules}")
+        self.run(f"{BIN}/pg_ctl", "-D", self.data, "reload")
 
     def url(self, database="postgres"):
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"

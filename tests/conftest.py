@@ -10,11 +10,18 @@ from app import store as stores
 from harness import live, pgserver
 
 
-def issue_key(runner, *args):
-    """Issue a key with the CLI and return it (the last line of its output)."""
-    result = runner.invoke(args=["keys", "create", *args])
+def made(runner):
+    """`runner`, its store made with `store init` if it is new."""
+    result = runner.invoke(args=["store", "init"])
     assert result.exit_code == 0, result.output
-    return result.output.splitlines()[-1]
+    return runner
+
+
+def issue_key(runner, *args):
+    """Issue a key with the CLI, on a store made if new; the key (its output's last line)."""
+    result = made(runner).invoke(args=["keys", "create", *args])
+    assert result.exit_code == 0, result.output
+    return result.stdout.splitlines()[-1]
 
 
 class Api:
@@ -184,7 +191,7 @@ def client(app):
 
 @pytest.fixture
 def runner(app):
-    return app.test_cli_runner()
+    return made(app.test_cli_runner())
 
 
 @pytest.fixture

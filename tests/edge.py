@@ -47,7 +47,7 @@ def request(path, headers=(), body=b"", method=None, request_line=None):
     method = method or ("POST" if body else "GET")
     lines = [request_line or f"{method} {path} HTTP/1.1", "Host: localhost",
              "Connection: close", *(f"{name}: {value}" for name, value in headers)]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body  # U+00A0: byte 0xA0
 
 
 def chunked(body, size=None):

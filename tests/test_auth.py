@@ -31,6 +31,8 @@ def test_missing_header(client, method, path):
 @pytest.mark.parametrize("header", [
     "", "Bearer", "bearer ", "Bearer ragflow-nope", "ragflow-nope", "Basic {key}",
     "Bearer {key} extra", "Bearer{key}", "{key}x", "Token {key}",
+    # Only ASCII spaces separate, as in nginx's limits: a no-break space is part of the key.
+    "Bearer {key}\xa0", "{key}\xa0\xa0", "Bearer\xa0{key}", "\xa0{key}", "Bearer\t{key}",
 ])
 def test_invalid_key(client, key, method, path, header):
     headers = {"Authorization": header.format(key=key)}

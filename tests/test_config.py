@@ -15,8 +15,9 @@ def test_environment_sets_the_store_and_rules(tmp_path, monkeypatch):
     monkeypatch.setenv("DATASET_API_LANGUAGE", "Chinese")
     monkeypatch.setenv("DATASET_API_MAX_CONTENT_LENGTH", "100")
     app = create_app({"TESTING": True})
-    assert path.parent.is_dir()
+    assert not path.parent.exists()  # made with the store, not as the app starts
     api = Api(app.test_client(), issue_key(app.test_cli_runner()))
+    assert path.parent.is_dir()
     assert api.create("My Dataset").json["data"]["dataset_name"] == "My Dataset"
     assert path.is_file()
     [record] = api.list().json["data"]

@@ -29,10 +29,22 @@ def test_version(tmp_path):
     assert result.returncode == 0 and result.stdout == "ragflow-dataset-api, version 0.1.0\n"
 
 
-def test_keys_from_any_folder_use_the_store_there(tmp_path):
+def test_keys_from_any_folder_use_the_store_there_once_made(tmp_path):
+    """No store is made without `store init`: a key made in a folder the server does not
+    read would be refused by the server. Every command names its store on stderr."""
+    store = tmp_path / "data" / "db.json"  # the default, from the working folder
+    refused = run(tmp_path, "keys", "create", "--name", "laptop")
+    assert (refused.returncode, refused.stdout) == (1, "")
+    assert refused.stderr.splitlines() == [
+        f"Store: JSON file {store}",
+        f"Error: No store at {store}. Run this with the server's settings (DATASET_API_DB_PATH,"
+        f" DATASET_API_DATABASE_URL), or make a new store there with `store init`."]
+    assert list(tmp_path.iterdir()) == []  # not even its folder
+    made = run(tmp_path, "store", "init")
+    assert made.returncode == 0 and made.stdout == f"{store}: a new, empty store\n"
     created = run(tmp_path, "keys", "create", "--name", "laptop")
     assert created.returncode == 0, created.stderr
-    assert (tmp_path / "data" / "db.json").exists()  # the default, from the working folder
+    assert created.stderr == f"Store: JSON file {store}\n"
     listed = run(tmp_path, "keys", "list")
     assert "laptop" in listed.stdout and created.stdout.splitlines()[-1] not in listed.stdout
 
@@ -41,7 +53,6 @@ def test_serve_from_any_folder(tmp_path):
     """gunicorn with the package's settings: its JSON worker, and no control socket that a
     second server under the same user would share."""
     store, home = tmp_path / "elsewhere" / "db.json", tmp_path / "home"
-    key = run(tmp_path, "keys", "create", DATASET_API_DB_PATH=str(store)).stdout.splitlines()[-1]
     url = f"http://127.0.0.1:{free_port()}"
     env = {k: v for k, v in environment(store).items() if k != "XDG_RUNTIME_DIR"}
     server = subprocess.Popen([COMMAND, "serve", "-b", url[7:], "-w", "1"], cwd=tmp_path,
@@ -51,11 +62,15 @@ def test_serve_from_any_folder(tmp_path):
         deadline = time.monotonic() + TIMEOUT
         while time.monotonic() < deadline and server.poll() is None:
             try:
-                answer = requests.post(f"{url}/api/v1/dataset", json={"name": "kb"},
-                                       headers={"Authorization": f"Bearer {key}"}, timeout=1)
+                requests.get(f"{url}/healthz", timeout=1)
                 break
             except requests.ConnectionError:
                 time.sleep(0.05)
+        # The server made its store as it started (the quick start's first key needs it).
+        created = run(tmp_path, "keys", "create", DATASET_API_DB_PATH=str(store))
+        assert created.returncode == 0, created.stderr
+        answer = requests.post(f"{url}/api/v1/dataset", json={"name": "kb"}, timeout=TIMEOUT,
+                               headers={"Authorization": f"Bearer {created.stdout.split()[-1]}"})
         assert answer.status_code == 200 and answer.json()["data"]["dataset_name"] == "kb"
     finally:
         server.terminate()
@@ -93,6 +108,9 @@ BAD = [  # (variable, value, the one line that says why)
     ("DATASET_API_MAX_CONTENT_LENGTH", "0", "DATASET_API_MAX_CONTENT_LENGTH must be a whole "
                                             "number above 0, not '0'"),
     ("DATASET_API_DB_PATH", " ", "DATASET_API_DB_PATH must not be empty"),
+    ("DATASET_API_DATABASE_URL", "mysql://root:pw@127.0.0.1/db",
+     "DATASET_API_DATABASE_URL must be a postgresql:// URL, not mysql://"),
+    ("DATASET_API_DATABASE_URL", "", "DATASET_API_DATABASE_URL must not be empty"),
 ]
 
 
@@ -110,7 +128,7 @@ def test_a_bad_setting_is_one_line_in_the_flask_cli(tmp_path, variable, value, m
     assert (result.returncode, result.stderr) == (1, f"Error: {message}\n")
 
 
-@pytest.mark.parametrize("variable, value, message", BAD[:2] + [
+@pytest.mark.parametrize("variable, value, message", BAD[:2] + BAD[-2:-1] + [
     ("WEB_CONCURRENCY", "two", "WEB_CONCURRENCY must be a whole number above 0, not 'two'"),
     ("WEB_CONCURRENCY", "0", "WEB_CONCURRENCY must be a whole number above 0, not '0'"),
 ])

@@ -153,7 +153,8 @@ def test_a_store_without_its_journal_refuses_to_open_until_it_is_reset(tmp_path)
     os.remove(tmp_path / "db.json.wal")
     result = live.cli(db, "store", "check")
     assert result.returncode == 1
-    [line] = result.stderr.splitlines()
+    named, line = result.stderr.splitlines()  # the store, then why it cannot be used
+    assert named == f"Store: JSON file {db}"
     assert "db.json.wal is missing" in line and "store reset-journal" in line, result.stderr
     assert not (tmp_path / "db.json.wal").exists()
     server = live.Server(db, tmp_path).start()
@@ -189,14 +190,17 @@ def test_an_export_put_in_place_is_given_a_journal(tmp_path):
     assert result.returncode == 1 and "db.json.wal is missing" in result.stderr
 
 
-def test_a_store_removed_under_a_process_is_not_made_anew_by_it(tmp_path):
+def test_a_store_removed_under_a_process_is_not_made_anew_by_it(tmp_path, caplog):
     app = json_app(tmp_path / "db.json")
     runner = app.test_cli_runner()
-    assert Api(app.test_client(), issue_key(runner)).create("a").status_code == 200
+    api = Api(app.test_client(), issue_key(runner))
+    assert api.create("a").status_code == 200
     for name in ("db.json", "db.json.wal"):
         os.remove(tmp_path / name)
-    result = runner.invoke(args=["store", "check"])
-    assert result.exit_code == 1 and "missing" in result.output, result.output
+    assert api.create("b").status_code == 500
+    assert "is missing: was the store removed?" in caplog.text
+    result = runner.invoke(args=["store", "check"])  # and the CLI makes none either
+    assert result.exit_code == 1 and "No store at" in result.output, result.output
     assert not (tmp_path / "db.json").exists() and not (tmp_path / "db.json.wal").exists()
 
 

@@ -132,6 +132,7 @@ def test_an_export_names_each_record_it_cannot_write_and_writes_the_rest(postgre
     result = app.test_cli_runner().invoke(args=["store", "export", str(target)])
     assert result.exit_code == 1
     assert result.stderr.splitlines() == [
+        f"Store: PostgreSQL {store.location}",
         f"Not exported: dataset {big['id']} of tenant {tenant}: parser_config.pages.0.1 is"
         f" 123456789012345678901234567890, out of range"]
     new = create_app({"TESTING": True, "DB_PATH": str(tmp_path / "moved.json")})

@@ -5,9 +5,11 @@ straight to gunicorn; the logs name the real client and the request id."""
 import json
 import socket
 import time
+from collections import Counter
 
 import pytest
 
+from app.auth import new_key
 from tests.edge import NGINX, Nginx, chunked, exchange, need, request, wait_for
 from harness.live import Server, issue_key
 
@@ -43,6 +45,18 @@ def nginx(tmp_path, gunicorn):
     proxy = Nginx(tmp_path / "nginx", int(gunicorn.url.rsplit(":", 1)[1])).start()
     yield proxy
     proxy.stop()
+
+
+@pytest.fixture
+def silent(tmp_path):
+    """nginx in front of a backend that takes connections and never answers."""
+    need(NGINX, "nginx")
+    with socket.socket() as backend:
+        backend.bind(("127.0.0.1", 0))
+        backend.listen()
+        proxy = Nginx(tmp_path / "nginx", backend.getsockname()[1]).start()
+        yield proxy
+        proxy.stop()
 
 
 @pytest.fixture(params=["nginx", "gunicorn"])
@@ -221,3 +235,108 @@ def test_a_key_over_its_rate_gets_429_in_json_while_another_key_is_served(nginx,
     assert exchange(address, request("/healthz"))[0] == 200
     time.sleep(1.5)
     assert exchange(address, request("/api/v1/datasets", [auth(key)]))[0] == 200
+
+
+# What nginx refuses itself, sent as raw bytes since no client library would send them.
+REFUSED = {
+    "TRACE": (lambda path: request(path, method="TRACE"), 405),
+    "Transfer-Encoding: gzip, chunked": (lambda path: request(
+        path, [JSON, ("Transfer-Encoding", "gzip, chunked")], chunked(b"{}")), 501),
+    "HTTP/2.0": (lambda path: request(path, request_line=f"GET {path} HTTP/2.0"), 505),
+}
+
+
+@pytest.mark.parametrize("case", REFUSED)
+@pytest.mark.parametrize("path, envelope", [("/api/v1/dataset", LEGACY),
+                                            ("/api/v1/datasets", CURRENT)])
+def test_nginxs_own_refusals_answer_json(silent, case, path, envelope):
+    raw, status = REFUSED[case]
+    assert_envelope(exchange(("127.0.0.1", silent.port), raw(path)), status, envelope)
+
+
+def flood(address, authorizations, source):
+    """Each of `authorizations` (None: no header) on a list, in turn from `source`:
+    (how many answers of each status, seconds it took)."""
+    started = time.monotonic()
+    counts = Counter(exchange(address, request("/api/v1/datasets", [] if value is None else
+                                                [("Authorization", value)]), source)[0]
+                     for value in authorizations)
+    return counts, time.monotonic() - started
+
+
+# Authorizations that are no key's form, n = 0, 1, ...: each request its own.
+NOT_KEYS = {
+    "no header": lambda key, n: None,
+    "made-up tokens": lambda key, n: f"Bearer made-up-{n}",
+    "0xA0 bytes after the key": lambda key, n: f"Bearer {key}" + "\xa0" * (n + 1),
+    "0xA0 bytes after the bare key": lambda key, n: key + "\xa0" * (n + 1),
+    "0xA0 between Bearer and the key": lambda key, n: "Bearer" + "\xa0" * (n + 1) + key,
+}
+
+
+@pytest.mark.parametrize("kind", NOT_KEYS)
+def test_what_is_no_keys_form_is_limited_by_its_address(nginx, key, kind):
+    """70 requests from one address, each with an Authorization of its own that is not a
+    key's form: they share the address's bucket (40 at once, then 20 a second), as requests
+    without a key do, and the app refuses every one of them; another address is served."""
+    address = ("127.0.0.1", nginx.port)
+    counts, took = flood(address, [NOT_KEYS[kind](key, n) for n in range(70)], "127.0.0.2")
+    assert set(counts) == {401, 429}, counts  # none of them passes for the key
+    assert 41 <= counts[401] <= 42 + 20 * took, (counts, took)
+    assert exchange(address, request("/api/v1/datasets", [auth(key)]), "127.0.0.3")[0] == 200
+
+
+def test_the_key_and_its_0xa0_variants_share_nothing_but_the_address(nginx, key):
+    """The key's own bucket is not touched by its variants, nor theirs by the key's use."""
+    address = ("127.0.0.1", nginx.port)
+    variants, took = flood(address, [f"Bearer {key}" + "\xa0" * (n + 1) for n in range(50)],
+                           "127.0.0.2")
+    assert variants[429] >= 50 - 42 - 20 * took, (variants, took)
+    plain, took = flood(address, [f"Bearer {key}"] * 50, "127.0.0.3")
+    assert 41 <= plain[200] <= 42 + 20 * took and plain[429] == 50 - plain[200], plain
+
+
+def test_made_up_keys_of_the_right_form_are_held_by_the_address_limit(nginx):
+    """Each request with a new key of the form `keys create` makes gets a bucket of its
+    own, but every request counts against its address: 120 at once, then 60 a second."""
+    address = ("127.0.0.1", nginx.port)
+    counts, took = flood(address, [f"Bearer {new_key()}" for _ in range(200)], "127.0.0.2")
+    assert set(counts) <= {401, 429}
+    assert 121 <= counts[401] <= 122 + 60 * took and counts[429] > 0, (counts, took)
+
+
+def pending(address, authorization, path="/api/v1/dataset"):
+    """A socket whose request nginx took and passed on (no answer yet), or the status of
+    nginx's answer: what one request of `authorization` gets while others are held."""
+    sock = socket.create_connection(address, 5)
+    sock.sendall(request(path, [("Authorization", authorization)]))
+    sock.settimeout(0.3)
+    try:
+        answer = sock.recv(65536)
+    except TimeoutError:
+        return sock
+    sock.close()
+    return int(answer.split()[1])
+
+
+def test_one_large_list_at_a_time_per_key_however_it_is_sent(silent):
+    """Large legacy lists held by a backend that never answers: a key's second one, in any
+    spelling, is refused at once; the key with 0xA0 bytes after it counts as its address,
+    one at a time too; another key and a small page are passed on."""
+    address, first, second = ("127.0.0.1", silent.port), new_key(), new_key()
+    held = [pending(address, f"Bearer {first}")]  # count=-1, the default
+    assert isinstance(held[0], socket.socket)
+    try:
+        for path in ("/api/v1/dataset?count=-1", "/api/v1/dataset?count=5000",
+                     "/api/v1/dataset?count=%2D1", "/api/v1/dataset?count=+1000"):
+            assert pending(address, first, path) == 429, path  # the bare form: the same key
+        held.append(pending(address, f"Bearer {first}", "/api/v1/dataset?count=20"))
+        held.append(pending(address, f"Bearer {first}\xa0"))  # the address's one
+        held.append(pending(address, f"Bearer {second}"))
+        assert all(isinstance(sock, socket.socket) for sock in held), held
+        assert pending(address, f"Bearer {first}\xa0\xa0") == 429
+        assert pending(address, "Bearer made-up") == 429
+    finally:
+        for sock in held:
+            if isinstance(sock, socket.socket):
+                sock.close()

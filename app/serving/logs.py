@@ -4,6 +4,7 @@ one JSON object a line of the same (DATASET_API_LOG_FORMAT=json)."""
 import json
 import logging
 import os
+import re
 from datetime import datetime
 
 from flask import g, has_request_context, request
@@ -16,6 +17,14 @@ FORMAT = ("%(asctime)s [%(process)d] [%(levelname)s] %(client)s %(request_id)s %
 UNKNOWN = {"client": "-", "request_id": "-", "tenant": "-"}  # lines that belong to no request
 # The JSON lines' names for them; nginx's JSON access log (deploy/nginx.conf) uses the same.
 NAMES = {"client": "client", "request_id": "request_id", "tenant": "tenant_id"}
+BREAKS = re.compile(r"\s*\n\s*")
+
+
+class OneLine(logging.Formatter):
+    """FORMAT, with a message of several lines (libpq's and its hints, say) on one line."""
+
+    def formatMessage(self, record):
+        return BREAKS.sub(" ", super().formatMessage(record))
 
 
 def request_fields(record):
@@ -53,15 +62,16 @@ class Logger(glogging.Logger):
         if os.environ.get("DATASET_API_LOG_FORMAT") == "json":  # checked by app.settings
             formatter = JsonFormatter()
         else:
-            formatter = logging.Formatter(FORMAT, self.datefmt, defaults=UNKNOWN)
+            formatter = OneLine(FORMAT, self.datefmt, defaults=UNKNOWN)
         for handler in self.error_log.handlers + self.access_log.handlers:
             handler.setFormatter(formatter)
             handler.addFilter(request_fields)
-        # The app's logger (Flask's, named after the package) and its modules' loggers.
-        app_log = logging.getLogger("app")
-        app_log.handlers = list(self.error_log.handlers)
-        app_log.setLevel(self.loglevel)
-        app_log.propagate = False
+        # The app's logger (Flask's, named after the package) and its modules' loggers; and,
+        # from warnings up, every other library's (psycopg_pool's...) through the same lines.
+        root = logging.getLogger()
+        root.handlers = list(self.error_log.handlers)
+        root.setLevel(max(self.loglevel, logging.WARNING))
+        logging.getLogger("app").setLevel(self.loglevel)
 
     def access(self, resp, req, environ, request_time):
         # A healthy /healthz answer is a probe's: nginx does not log it either.

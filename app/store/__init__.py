@@ -57,6 +57,7 @@ class Store(abc.ABC):
     # tenant_id, created_by, create_time, update_time.
 
     location = None
+    kind = None  # the engine's name for people: "JSON file", "PostgreSQL"
 
     # Keys and tenants
 
@@ -209,6 +210,10 @@ class Store(abc.ABC):
     # Operation
 
     @abc.abstractmethod
+    def exists(self):
+        """Whether the store has been made (the first use of one that has not makes it)."""
+
+    @abc.abstractmethod
     def health(self):
         """Raise StoreError if the store cannot be read or written now."""
 
@@ -235,7 +240,7 @@ class Store(abc.ABC):
 
 def open_store(config):
     """The engine the configuration names."""
-    if config.get("DATABASE_URL"):
+    if config.get("DATABASE_URL") is not None:  # a blank one is refused, not taken as none
         from app.store.postgres import PostgresStore
         return PostgresStore(config["DATABASE_URL"], config)
     from app.store.jsonfile import JsonStore

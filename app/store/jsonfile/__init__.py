@@ -24,6 +24,8 @@ from app.store.jsonfile.layout import IDEMPOTENCY, KEYS, TENANTS, ordered, shown
 class JsonStore(DocumentOps, Store):
     """Keys and datasets in one JSON file, safe for several processes; files beside it."""
 
+    kind = "JSON file"
+
     def __init__(self, path, config):
         self.path = self.location = os.path.abspath(path)
         self.files = self.path + ".files"  # the documents' bytes, a folder per tenant
@@ -31,7 +33,6 @@ class JsonStore(DocumentOps, Store):
         self.legacy_defaults = rules.legacy_defaults(config)  # of a first-format store
         self.engine = Engine(path, float(config["LOCK_TIMEOUT"]), int(config["JOURNAL_LIMIT"]),
                              self._upgrade, expired)
-        files.make_folder(self.engine.folder)
 
     def _read(self, query):
         """`query(state)` on the latest state."""
@@ -196,6 +197,9 @@ class JsonStore(DocumentOps, Store):
         return deleted
 
     # Operation
+
+    def exists(self):
+        return os.path.lexists(self.path) or os.path.lexists(self.engine.journal_path)
 
     def health(self):
         self._read(lambda state: None)

@@ -57,6 +57,8 @@ class Engine:
         if self._locked:
             yield
             return
+        if not self._known:  # a new store's folder is made as its lock is first taken
+            files.make_folder(self.folder)
         with files.FileLock(self.path + ".lock",
                             self.lock_timeout if timeout is None else timeout):
             self._locked = True

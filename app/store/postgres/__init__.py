@@ -16,10 +16,11 @@ from app.store import (IdempotencyMismatch, LimitReached, NameTaken, NotFound, R
                        StoreBusy, StoreError, rules)
 from app.store.health import Writes
 from app.store.postgres import transfer
-from app.store.postgres.connections import connection, opened_pool, parse, unbounded
+from app.store.postgres.connections import (cause, connect, connection, opened_pool, parse,
+                                            unbounded)
 from app.store.postgres.documents import Documents
 from app.store.postgres.files import Files, drop_files
-from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate
+from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate, version_of
 from app.store.postgres.sql import (CHECK, CREATE, DATASET_COLUMNS, EXCLUSION_VIOLATION, GET,
                                     IDEMPOTENCY_MISMATCH, KEY_COLUMNS, LIMIT_REACHED,
                                     NAME_TAKEN, REPLAY_GONE, TENANTS, UPDATE, listing, own_fields,
@@ -32,6 +33,8 @@ DEADLOCKS = 5  # times a write undone by a deadlock is sent, at most
 
 class PostgresStore(Documents, Files, Store):
     """Keys, datasets, documents, chunks and their bytes in PostgreSQL."""
+
+    kind = "PostgreSQL"
 
     def __init__(self, url, config):
         self.url = url
@@ -54,14 +57,11 @@ class PostgresStore(Documents, Files, Store):
             if self._pid != os.getpid():
                 self._pool, self._pid = None, os.getpid()  # the parent's is not ours
             if self._pool is None:
-                pool = opened_pool(self.url, self.options, self.deadline)
-                try:
-                    with pool.connection() as conn:
-                        migrate(conn)
-                except BaseException:
-                    pool.close()
-                    raise
-                self._pool = pool
+                # On a connection of its own, so that a wrong password, a missing database
+                # or a server down is said at once, in libpq's words, not after a pool's wait.
+                with connect(self.url, self.options, self.deadline) as conn:
+                    migrate(conn)
+                self._pool = opened_pool(self.url, self.options, self.deadline)
             return self._pool
 
     def _connection(self, timeout=None):
@@ -75,14 +75,16 @@ class PostgresStore(Documents, Files, Store):
             yield
         except PoolTimeout as err:
             self.writes.fail(err)
-            raise StoreBusy(f"{self.location}: no connection to PostgreSQL: {err}") from err
+            why = self._pool and self._pool.connection_class.failure  # none: all in use
+            raise StoreBusy(f"{self.location}: no connection to PostgreSQL: {err}"
+                            + (f": {why}" if why else "")) from err
         except (psycopg.OperationalError, psycopg.errors.QueryCanceled,
                 psycopg.errors.LockNotAvailable) as err:
             self.writes.fail(err)
-            raise StoreBusy(f"{self.location}: {err}".strip()) from err
+            raise StoreBusy(f"{self.location}: {cause(err)}") from err
         except psycopg.Error as err:
             self.writes.fail(err)
-            raise StoreError(f"{self.location}: {err}".strip()) from err
+            raise StoreError(f"{self.location}: {cause(err)}") from err
 
     @contextmanager
     def _writing(self):
@@ -250,6 +252,10 @@ class PostgresStore(Documents, Files, Store):
         return [record(row) for row in rows]
 
     # Operation
+
+    def exists(self):
+        with self._errors(), connect(self.url, self.options, self.deadline) as conn:
+            return version_of(conn) > 0
 
     def health(self):
         self.writes.check()

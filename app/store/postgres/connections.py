@@ -1,7 +1,9 @@
 """The PostgreSQL engine's connections: where the URL points, deadlines, and the pool's."""
 
+import re
 import select
 from contextlib import contextmanager
+from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg.rows import dict_row
@@ -9,18 +11,48 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import ConnectionPool
 
 from app.serving.metrics import waiting
+from app.settings import ConfigError
 from app.store.postgres.sql import loads
+
+VARIABLE = "DATASET_API_DATABASE_URL"
+SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+CONNECT_TIMEOUT = 3  # seconds to connect, at most
 
 
 def parse(url):
-    """(where, options): `url`'s server and database, without its password, and its options."""
+    """(where, options): `url` without its password, and its server options, or ConfigError."""
+    # Refused at once, and never quoted: it may hold the password.
+    scheme = SCHEME.match(url)
+    if not url.strip():
+        raise ConfigError(f"{VARIABLE} must not be empty")
+    if scheme and scheme[1] not in ("postgresql", "postgres"):
+        raise ConfigError(f"{VARIABLE} must be a postgresql:// URL, not {scheme[1]}://")
     try:
         params = psycopg.conninfo.conninfo_to_dict(url)
-    except psycopg.Error:
-        return "PostgreSQL (DATASET_API_DATABASE_URL does not parse)", None
-    params.pop("password", None)
-    options = params.pop("options", None)
-    return psycopg.conninfo.make_conninfo(**params), options
+    except psycopg.Error:  # its message may quote the URL
+        raise ConfigError(f"{VARIABLE} does not parse as a PostgreSQL URL") from None
+    if not params:  # all left to libpq's defaults: the local socket, as the login user
+        raise ConfigError(f"{VARIABLE} names no server or database")
+    options = params.get("options")
+    if not scheme:  # libpq's key=value pairs
+        shown = {k: v for k, v in params.items() if k not in ("password", "options")}
+        return psycopg.conninfo.make_conninfo(**shown), options
+    parts = urlsplit(url)
+    user, at, hosts = parts.netloc.rpartition("@")
+    query = "&".join(p for p in parts.query.split("&")
+                     if unquote(p.partition("=")[0]) != "password")
+    shown = f"{parts.scheme}://{user.partition(':')[0]}{at}{hosts}{parts.path}"
+    return shown + (f"?{query}" if query else ""), options
+
+
+def cause(err):
+    """psycopg's message of `err` in one line: the server's, or libpq's last, without hints."""
+    if err.diag.message_primary:  # the server's own (past it: the statement, its context)
+        return err.diag.message_primary
+    # A connection tried at several addresses fails with a line (and a hint) for each.
+    lines = [line for line in str(err).splitlines() if line.strip() and not line[0].isspace()]
+    last = lines[-1] if lines else type(err).__name__
+    return last.removeprefix("connection failed: ").replace("FATAL:  ", "")
 
 
 class Unanswered(psycopg.OperationalError):
@@ -59,17 +91,46 @@ def unbounded(conn):
         conn.deadline = kept
 
 
-def opened_pool(url, options, deadline):
-    """A pool of Connections to `url` with these server options and deadline, opening."""
+def settings(options, deadline):
+    """The keyword arguments of Connection.connect, and a configure(conn) for the deadline."""
     def configure(conn):
         set_json_loads(loads, conn)
         conn.deadline = deadline
 
+    return {"connect_timeout": CONNECT_TIMEOUT, "row_factory": dict_row, "autocommit": True,
+            "options": options, "client_encoding": "UTF8"}, configure  # not PGCLIENTENCODING's
+
+
+def connect(url, options, deadline):
+    """One Connection, outside any pool: a failure is psycopg's at once, not a pool's wait."""
+    kwargs, configure = settings(options, deadline)
+    conn = Connection.connect(url, **kwargs)
+    configure(conn)
+    return conn
+
+
+def opened_pool(url, options, deadline):
+    """A pool of Connections to `url` with these server options and deadline, opening."""
+    kwargs, configure = settings(options, deadline)
+
+    class Pooled(Connection):
+        """The pool's connections; `failure`: why the last one could not be made, if it was not."""
+
+        failure = None
+
+        @classmethod
+        def connect(cls, *args, **kwargs):
+            try:
+                conn = super().connect(*args, **kwargs)
+            except psycopg.Error as err:
+                cls.failure = cause(err)
+                raise
+            cls.failure = None
+            return conn
+
     pool = ConnectionPool(url, min_size=1, max_size=4, timeout=3, open=False,
-                          reconnect_timeout=0, configure=configure, connection_class=Connection,
-                          kwargs={"connect_timeout": 3, "row_factory": dict_row,
-                                  "autocommit": True, "options": options,
-                                  "client_encoding": "UTF8"})  # whatever PGCLIENTENCODING says
+                          reconnect_timeout=0, configure=configure, connection_class=Pooled,
+                          kwargs=kwargs)
     pool.open(wait=False)
     return pool
 
