@@ -6,6 +6,7 @@ from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
 from flask import current_app
 
+from app.openapi_documents import document_paths
 from app.schemas import current, system
 from app.schemas import legacy as schemas
 
@@ -256,12 +257,14 @@ def current_paths(spec):
             "unknown model, nothing to change).",
             requestBody=body(current.UpdateDatasetReq(exclude=("dataset_id",)))),
     })
+    document_paths(spec, operation, body)
 
 
 def system_paths(spec):
     """RAGFlow's system routes: ping and health need no key, the version does."""
     spec.path("/api/v1/system/ping", operations={"get": {
-        "summary": "Whether the server answers", "operationId": "ping", "security": [], "tags": ["server"],
+        "summary": "Whether the server answers", "operationId": "ping", "security": [],
+        "tags": ["server"],
         "responses": {"200": {"description": "`pong`, as RAGFlow answers it.", "content": {
             "text/html": {"schema": {"type": "string", "enum": ["pong"]}}}}}}})
     spec.path("/api/v1/system/version", operations={"get": {

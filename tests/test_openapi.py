@@ -55,6 +55,17 @@ def test_every_route_with_all_its_methods(app, client):
     assert {path: set(methods) for path, methods in documented(client).items()} == routes
 
 
+DOCUMENTS, CHUNKS = A_DATASET + "/documents", A_DATASET + "/documents/{document_id}/chunks"
+DOCUMENT_ROUTES = {path: dict.fromkeys(methods, CURRENT) for path, methods in {
+    DOCUMENTS: ("POST", "GET", "DELETE"),
+    DOCUMENTS + "/{document_id}": ("GET", "PATCH", "PUT"),
+    A_DATASET + "/chunks": ("POST", "DELETE"),
+    DOCUMENTS + "/parse": ("POST",), DOCUMENTS + "/stop": ("POST",),
+    CHUNKS: ("GET", "POST", "DELETE", "PATCH"),
+    CHUNKS + "/{chunk_id}": ("GET", "PATCH", "PUT"),
+}.items()}
+
+
 def test_every_status_the_contract_gives(client):
     assert documented(client) == {
         # 414 and 431: gunicorn's and nginx's answers, in the legacy envelope
@@ -66,6 +77,7 @@ def test_every_status_the_contract_gives(client):
         "/api/v1/openapi.json": {"GET": {"200", "500"}},
         "/healthz": {"GET": {"200", "500", "503"}},
         PING: {"GET": {"200"}}, VERSION: {"GET": CURRENT}, HEALTHZ: {"GET": {"200", "500"}},
+        **DOCUMENT_ROUTES,
     }
     assert {"MethodNotAllowed", "CurrentNotFound", "CurrentMethodNotAllowed"} <= \
         description(client)["components"]["responses"].keys()

@@ -3,7 +3,7 @@
 import os
 import time
 
-from marshmallow import EXCLUDE, ValidationError, fields
+from marshmallow import EXCLUDE, ValidationError
 
 from app.schemas.fields import (Bool, Float, Int, ListOf, Model, Object, Str, StrictSchema,
                                 at_least, at_most, http_date, max_length)
@@ -178,17 +178,3 @@ def stored_chunk(record, document):
             "create_timestamp_flt": made, "doc_type_kwd": "text",
             "position_int": record["positions"], "page_num_int": [record["position"] + 1],
             "top_int": [record["position"]]}
-
-
-class DocumentAnswer(StrictSchema):
-    """For the OpenAPI description: a document as the current API shows it."""
-
-    id = fields.String()
-    name = fields.String()
-    dataset_id = fields.String()
-    chunk_method = fields.String()
-    run = fields.String(metadata={"enum": list(docs.RUN_NAMES.values())})
-    progress = fields.Float()
-    chunk_count = fields.Integer()
-    token_count = fields.Integer()
-    size = fields.Integer()
