@@ -8,7 +8,6 @@ import pytest
 
 from app import create_app
 from app.auth import digest
-from app.store.jsonfile import JsonStore
 from harness import pgserver
 from tests.conftest import Api, issue_key
 
@@ -150,7 +149,7 @@ def unmade(engine, tmp_path, request):
 def named(app):
     """The line every command on the app's store begins its stderr with."""
     store = app.extensions["store"]
-    if isinstance(store, JsonStore):
+    if not app.config["DATABASE_URL"]:
         return f"Store: JSON file {store.location}"
     return f"Store: PostgreSQL {app.config['DATABASE_URL'].replace(':pw-s3cret', '')}"
 

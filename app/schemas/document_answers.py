@@ -62,6 +62,7 @@ class Answer(StrictSchema):
                        "found or not yours, a name taken, a state); 500: an upload's files "
                        "refused (each named in `message`)."})
     message = fields.String(required=True)
+    data = fields.Raw(required=True, allow_none=True, metadata={"description": "null."})
 
 
 class Page(StrictSchema):
