@@ -5,6 +5,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, g, request
 from marshmallow import ValidationError
+from werkzeug.wsgi import wrap_file
 
 from app import auth, datasets
 from app.datasets import json_object, load, success
@@ -226,8 +227,10 @@ def own_document(dataset_id, document_id, message):
 @bp.get("/documents/<document_id>")
 def download(dataset_id, document_id):
     record = own_document(dataset_id, document_id, "document not found")
+    if record["size"] == 0:
+        raise current_error(DATA_ERROR, "This file is empty.")
     stream = get_store().read_bytes(g.tenant_id, record["location"])
-    if stream is None or record["size"] == 0:
+    if stream is None:
         raise current_error(DATA_ERROR, "This file is empty.")
     name = record["name"]
     fallback = name.encode("ascii", "replace").decode().replace('"', "_").replace("\\", "_")
@@ -235,8 +238,9 @@ def download(dataset_id, document_id):
                                       f"filename*=UTF-8''{quote(name, safe='')}",
                "Content-Length": str(record["size"]), "X-Content-Type-Options": "nosniff",
                "Cache-Control": "private, no-store"}
-    return Response(stream, headers=headers, content_type=schemas.content_type(name),
-                    direct_passthrough=True)
+    # As the WSGI server's file wrapper: gunicorn sends a real file with sendfile().
+    return Response(wrap_file(request.environ, stream, docs.PIECE), headers=headers,
+                    content_type=schemas.content_type(name), direct_passthrough=True)
 
 
 # Update and delete

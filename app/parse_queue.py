@@ -92,11 +92,12 @@ class Runner:
         threading.Thread(target=self.hold, args=(tenant, document["id"], claim, lease, held),
                          daemon=True).start()
         try:
-            pieces = store.read_bytes(tenant, document["location"])
-            if pieces is None:
+            stream = store.read_bytes(tenant, document["location"])
+            if stream is None:
                 raise parsing.Unreadable("The file's bytes are missing.")
-            chunks = parsing.parse(b"".join(pieces), document["name"],
-                                   document["parser_config"])
+            with stream:
+                data = stream.read()
+            chunks = parsing.parse(data, document["name"], document["parser_config"])
         except parsing.Unreadable as err:
             error = str(err)
         except Exception as err:  # a parser's bug fails one document, not the thread

@@ -73,8 +73,9 @@ def test_upload_list_download_round_trip(docs, current, dataset):
     assert listed["code"] == 0 and listed["data"]["total"] == 3
     assert [d["name"] for d in listed["data"]["docs"]] == ["notes.md", "a(1).txt", "a.txt"]
     assert listed["data"]["docs"][0]["meta_fields"] == {}
-    response = docs.client.get(f"{docs.base}/documents/{first['id']}", headers=docs.headers)
-    assert response.status_code == 200 and response.data == TEXT
+    with docs.client.get(f"{docs.base}/documents/{first['id']}", headers=docs.headers) \
+            as response:
+        assert response.status_code == 200 and response.data == TEXT
     assert response.headers["Content-Disposition"].startswith('attachment; filename="a.txt"')
     assert response.headers["X-Content-Type-Options"] == "nosniff"
     assert response.mimetype == "text/plain"

@@ -102,9 +102,9 @@ def test_bytes_go_in_and_out_a_piece_at_a_time(postgres_config):
         written = tracemalloc.get_traced_memory()[1]
         tracemalloc.reset_peak()
         digest = hashlib.sha256()
-        for piece in store.read_bytes(TENANT, location):
-            assert len(piece) <= docs.PIECE
-            digest.update(piece)
+        with store.read_bytes(TENANT, location) as stream:
+            while piece := stream.read(docs.PIECE):
+                digest.update(piece)
         read = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
@@ -140,8 +140,8 @@ def test_collect_spares_a_file_still_coming_in(postgres_config):
 
     location, size = store.save_bytes(TENANT, slow())
     assert collected == [0] and size == 2 * docs.PIECE + 1
-    assert b"".join(store.read_bytes(TENANT, location)) == b"x" * docs.PIECE + \
-        b"y" * docs.PIECE + b"z"
+    with store.read_bytes(TENANT, location) as stream:
+        assert stream.read() == b"x" * docs.PIECE + b"y" * docs.PIECE + b"z"
     assert store.collect(grace=0) == 1  # named by no document
 
 

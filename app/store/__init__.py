@@ -133,7 +133,8 @@ class Store(abc.ABC):
 
     @abc.abstractmethod
     def read_bytes(self, tenant, location):
-        """An iterator of the bytes at `location` (documents.PIECE at a time), or None."""
+        """The bytes at `location` as a binary file open for reading (the caller closes it)."""
+        # None if the tenant has none there. Read from a real file, it has a fileno().
 
     @abc.abstractmethod
     def add_documents(self, tenant, dataset_id, documents, now, limits=None):

@@ -221,10 +221,11 @@ class JsonStore(DocumentOps, Store):
             data = layout.from_tables(state.tables)
         data["files"] = {}
         for document in data["documents"]:
-            pieces = self.read_bytes(document["created_by"], document["location"])
-            if pieces is None:
+            stream = self.read_bytes(document["created_by"], document["location"])
+            if stream is None:
                 raise StoreError(f"the bytes of document {document['id']} are missing")
-            data["files"][document["location"]] = base64.b64encode(b"".join(pieces)).decode()
+            with stream:
+                data["files"][document["location"]] = base64.b64encode(stream.read()).decode()
         return data
 
     def import_(self, data):

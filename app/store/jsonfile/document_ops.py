@@ -59,7 +59,7 @@ class DocumentOps:
             return None
         except OSError as err:
             raise files.error(location, "cannot read", err) from err
-        return pieces_of(fd)
+        return open(fd, "rb")
 
     def _remove_bytes(self, tenant, locations):
         for location in locations:
@@ -290,14 +290,3 @@ class DocumentOps:
         return self._chunks(tenant, dataset_id, document_id, ids, lambda chunks, chosen: [
             {**c, "available": available} if c["id"] in chosen else c for c in chunks])
 
-
-def pieces_of(fd):
-    """The bytes of the open file, docs.PIECE at a time; closed at the end."""
-    try:
-        while True:
-            piece = os.read(fd, docs.PIECE)
-            if not piece:
-                return
-            yield piece
-    finally:
-        os.close(fd)

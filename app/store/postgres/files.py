@@ -6,6 +6,7 @@
 # the same way. What an upload cut short leaves is dropped, or else collected.
 
 import contextlib
+import io
 import uuid
 
 from app.store import StoreError
@@ -65,7 +66,7 @@ class Files:
         count = self._read(lambda conn: conn.execute(
             "SELECT count(*) AS n FROM files WHERE location = %s AND tenant = %s",
             (location, tenant)).fetchone()["n"])
-        return self._pieces(location, count) if count else None
+        return Pieces(self._pieces(location, count)) if count else None
 
     def _pieces(self, location, count):
         for number in range(count):
@@ -85,3 +86,36 @@ class Files:
                 f" files GROUP BY location HAVING max(created) <= {NOW} - %s) AND NOT EXISTS"
                 f" (SELECT FROM documents d WHERE d.location = f.location) RETURNING location)"
                 f" SELECT count(DISTINCT location) AS n FROM gone", (grace,)).fetchone()["n"]
+
+
+class Pieces(io.RawIOBase):
+    """A binary file read from an iterator of pieces of bytes: a read of a whole piece or more
+    answers the piece itself, uncopied."""
+
+    def __init__(self, pieces):
+        self.pieces, self.rest = iter(pieces), b""
+
+    def readable(self):
+        return True
+
+    def read(self, size=-1):
+        if size is None or size < 0:
+            return self.readall()
+        while not self.rest:
+            self.rest = next(self.pieces, None)
+            if self.rest is None:
+                self.rest = b""
+                return b""
+        if size >= len(self.rest):
+            taken, self.rest = self.rest, b""
+        else:
+            taken, self.rest = self.rest[:size], self.rest[size:]
+        return taken
+
+    def readinto(self, buffer):
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def readall(self):
+        return b"".join(iter(lambda: self.read(PIECE), b""))
