@@ -32,7 +32,9 @@ def from_environment(defaults, environ=os.environ):
             continue
         if isinstance(default, (int, float)):
             values[key] = number(name, text, type(default))
-        elif not text.strip():  # an optional one too: a URL left blank is no JSON store
+        elif default is None:  # optional: a blank one is for its own check (the URL's refuses it)
+            values[key] = text
+        elif not text.strip():
             raise ConfigError(f"{name} must not be empty")
         else:
             values[key] = text
