@@ -5,6 +5,7 @@ from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, g, request
 from marshmallow import ValidationError
+from werkzeug.formparser import parse_form_data
 from werkzeug.wsgi import wrap_file
 
 from app import auth, datasets
@@ -50,26 +51,46 @@ def upload(dataset_id):
                                             "server does not have; upload the file instead.")
     if kind == "empty":
         return upload_empty(dataset)
-    sent = request.files.getlist("file")
+    made = []  # every file the form's parts are written to, straight into the store
+    try:
+        sent = form_files(made).getlist("file")
+        return upload_files(dataset, sent)
+    finally:
+        for file in made:
+            file.abort()  # those not taken (finished ones stay)
+
+
+def form_files(made):
+    """The request's files, each written into a new file of the store as it comes in."""
+    store, limit = get_store(), current_app.config["DOCUMENT_SIZE_LIMIT"]
+
+    def new_file(total_content_length, content_type, filename, content_length=None):
+        made.append(Capped(store.new_file(g.tenant_id), limit))
+        return made[-1]
+
+    _, _, sent = parse_form_data(request.environ, stream_factory=new_file,
+                                 max_content_length=request.max_content_length)
+    return sent
+
+
+def upload_files(dataset, sent):
     if not sent:
         raise current_error(ARGUMENT_ERROR, "No file part!")
     for file in sent:
         if not file.filename:
             raise current_error(ARGUMENT_ERROR, "No file selected!")
         check_name(file.filename)
-    store, errors, fields = get_store(), [], []
-    limit = current_app.config["DOCUMENT_SIZE_LIMIT"]
+    errors, fields = [], []
     for file in sent:
         kind = schemas.file_type(file.filename)
         if kind is None:
             errors.append(f"{file.filename}: This type of file has not been supported yet!")
-            continue
-        try:
-            location, size = store.save_bytes(g.tenant_id, pieces(file.stream, limit))
-        except TooLarge:
-            errors.append(f"{file.filename}: File size exceeds( <= {limit // (1 << 20)}Mb )")
-            continue
-        fields.append(new_fields(dataset, file.filename, kind, location, size))
+        elif file.stream.over:
+            errors.append(f"{file.filename}: File size exceeds( <= "
+                          f"{file.stream.limit // (1 << 20)}Mb )")
+        else:
+            location, size = file.stream.finish()
+            fields.append(new_fields(dataset, file.filename, kind, location, size))
     records = add(dataset, fields) if fields else []
     answer = [schemas.uploaded(record) for record in records]
     if errors:
@@ -77,21 +98,32 @@ def upload(dataset_id):
     return success(answer)
 
 
-class TooLarge(Exception):
-    """A file past DOCUMENT_SIZE_LIMIT."""
+class Capped:
+    """A new file of the store that keeps no more than `limit` bytes (past it: `over`)."""
 
+    def __init__(self, file, limit):
+        self.file, self.limit, self.size = file, limit, 0
+        self.over = self.done = False
 
-def pieces(stream, limit):
-    """The stream's bytes, docs.PIECE at a time; TooLarge past `limit` bytes."""
-    size = 0
-    while True:
-        piece = stream.read(docs.PIECE)
-        if not piece:
-            return
-        size += len(piece)
-        if size > limit:
-            raise TooLarge()
-        yield piece
+    def write(self, data):
+        self.size += len(data)
+        if not self.over and self.size > self.limit:
+            self.over = True
+            self.file.abort()
+        if not self.over:
+            self.file.write(data)
+        return len(data)
+
+    def seek(self, offset, whence=0):
+        return 0
+
+    def finish(self):
+        self.done = True
+        return self.file.finish()
+
+    def abort(self):
+        if not (self.done or self.over):
+            self.file.abort()
 
 
 def check_name(name):

@@ -4,6 +4,8 @@ import io
 import time
 
 import pytest
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.test import encode_multipart
 
 from tests.conftest import Current, issue_key
 
@@ -16,9 +18,12 @@ class Docs(Current):
         self.base = f"{self.URL}/{dataset_id}"
 
     def upload(self, *files, query=None):
-        data = {"file": [(io.BytesIO(content), name) for name, content in files]}
-        return self.client.post(f"{self.base}/documents", data=data, query_string=query,
-                                headers=self.headers, content_type="multipart/form-data")
+        # Encoded here: the test client would spool a large body to a file it leaves open.
+        boundary, body = encode_multipart(MultiDict(
+            [("file", FileStorage(io.BytesIO(content), name)) for name, content in files]))
+        return self.client.post(f"{self.base}/documents", data=body, query_string=query,
+                                headers=self.headers,
+                                content_type=f"multipart/form-data; boundary={boundary}")
 
     def uploaded(self, *files):
         response = self.upload(*files)
@@ -241,3 +246,22 @@ def test_counts_are_real_on_both_apis(docs, current, api, dataset):
     current.delete(ids=[dataset["id"]])
     assert docs.client.get(f"{docs.base}/documents/{a['id']}", headers=docs.headers).json[
         "message"] == "document not found"
+
+
+def test_limits_refuse_in_the_envelope_and_leave_nothing(config, tmp_path):
+    from app import create_app
+
+    app = create_app({**config, "DOCUMENT_SIZE_LIMIT": 1 << 20, "TENANT_DOCUMENT_LIMIT": 2})
+    key = issue_key(app.test_cli_runner())
+    dataset = Current(app.test_client(), key).made("limits")
+    docs = Docs(app.test_client(), key, dataset["id"])
+    answer = docs.upload(("big.txt", b"x" * (2 << 20)), ("small.txt", b"y")).json
+    assert answer["code"] == 500 and answer["message"] == \
+        "big.txt: File size exceeds( <= 1Mb )"
+    assert [d["name"] for d in answer["data"]] == ["small.txt"]
+    store = app.extensions["store"]
+    assert store.collect(grace=0) == 0  # the refused file's bytes were never kept
+    docs.uploaded(("second.txt", b"z"))
+    assert docs.upload(("third.txt", b"w")).json["message"] == \
+        "Exceed the maximum file number of a free user!"
+    assert docs.docs().json["data"]["total"] == 2

@@ -127,9 +127,21 @@ class Store(abc.ABC):
     # dataset's document_count, chunk_count and token_num in the same step.
 
     @abc.abstractmethod
+    def new_file(self, tenant):
+        """A file for a document's bytes: write() them, then finish() or abort() it."""
+        # finish() -> (location, size), the bytes synced before any record names them;
+        # abort() leaves nothing. Bytes no record names go at `collect`.
+
     def save_bytes(self, tenant, pieces):
         """Keep the bytes of the iterable `pieces` for good; (location, size) to name them by."""
-        # Written and synced before any record names them; unnamed bytes go at `collect`.
+        file = self.new_file(tenant)
+        try:
+            for piece in pieces:
+                file.write(piece)
+        except BaseException:
+            file.abort()
+            raise
+        return file.finish()
 
     @abc.abstractmethod
     def read_bytes(self, tenant, location):

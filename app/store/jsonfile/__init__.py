@@ -238,8 +238,9 @@ class JsonStore(DocumentOps, Store):
         del tables[layout.META]
         tables.pop(layout.FILES, None)  # kept as files, beside the store
         for document in data.get("documents", ()):
-            self.write_bytes(document["created_by"], document["location"],
-                             [base64.b64decode(data["files"][document["location"]])])
+            file = self.new_file(document["created_by"], document["location"])
+            file.write(base64.b64decode(data["files"][document["location"]]))
+            file.finish()
 
         def op(state):
             if any(state.tables.values()):

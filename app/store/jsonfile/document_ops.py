@@ -21,36 +21,8 @@ class DocumentOps:
             raise StoreError("not a tenant's file")  # never a path of the caller's making
         return os.path.join(self.files, tenant, location)
 
-    def save_bytes(self, tenant, pieces):
-        location = uuid.uuid4().hex
-        return location, self.write_bytes(tenant, location, pieces)
-
-    def write_bytes(self, tenant, location, pieces):
-        """Write the file at `location` whole, synced, or not at all; its size."""
-        path = self._file(tenant, location)
-        folder, temp = os.path.dirname(path), os.path.join(os.path.dirname(path),
-                                                           f".{location}.part")
-        files.make_folder(folder)
-        size = 0
-        with self.engine.writes.attempt():
-            try:
-                fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-                try:
-                    for piece in pieces:
-                        files.write_all(fd, piece)
-                        size += len(piece)
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
-                os.rename(temp, path)
-            except OSError as err:
-                files.remove(temp)
-                raise files.error(path, "cannot write", err) from err
-            except BaseException:
-                files.remove(temp)
-                raise
-            files.sync_folder(folder)
-        return size
+    def new_file(self, tenant, location=None):
+        return NewFile(self._file(tenant, location or uuid.uuid4().hex), self.engine.writes)
 
     def read_bytes(self, tenant, location):
         try:
@@ -290,3 +262,50 @@ class DocumentOps:
         return self._chunks(tenant, dataset_id, document_id, ids, lambda chunks, chosen: [
             {**c, "available": available} if c["id"] in chosen else c for c in chunks])
 
+
+class NewFile:
+    """A file written beside its place, then synced and put there (Store.new_file)."""
+
+    def __init__(self, path, writes):
+        self.path, self.writes, self.size = path, writes, 0
+        folder, self.location = os.path.split(path)
+        self.temp = os.path.join(folder, f".{self.location}.part")
+        files.make_folder(folder)
+        with writes.attempt():
+            try:
+                self.fd = os.open(self.temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                                  | os.O_NOFOLLOW, 0o600)
+            except OSError as err:
+                raise files.error(self.temp, "cannot write", err) from err
+
+    def write(self, data):
+        try:
+            files.write_all(self.fd, data)
+        except OSError as err:
+            self.abort()
+            self.writes.fail(err)
+            raise files.error(self.path, "cannot write", err) from err
+        self.size += len(data)
+        return len(data)
+
+    def seek(self, offset, whence=0):
+        return self.size  # the bytes are read back through the store, never from here
+
+    def finish(self):
+        with self.writes.attempt():
+            try:
+                os.fsync(self.fd)
+                os.close(self.fd)
+                self.fd = None
+                os.rename(self.temp, self.path)
+            except OSError as err:
+                self.abort()
+                raise files.error(self.path, "cannot write", err) from err
+            files.sync_folder(os.path.dirname(self.path))
+        return self.location, self.size
+
+    def abort(self):
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        files.remove(self.temp)

@@ -33,27 +33,8 @@ def pieces_of(data):
 class Files:
     """The bytes operations of PostgresStore (see app.store.Store)."""
 
-    def save_bytes(self, tenant, pieces):
-        location, size, number, held = uuid.uuid4().hex, 0, 0, bytearray()
-        try:
-            for piece in pieces:
-                view = memoryview(piece)
-                size += len(view)
-                while len(held) + len(view) >= PIECE:
-                    take = PIECE - len(held)
-                    held += view[:take]
-                    view = view[take:]
-                    self._piece(tenant, location, number, held)
-                    number, held = number + 1, bytearray()
-                held += view
-            if held or not number:
-                self._piece(tenant, location, number, held)
-        except BaseException:
-            with contextlib.suppress(StoreError):  # else `collect` takes them
-                with self._writing(), self._connection() as conn:
-                    conn.execute("DELETE FROM files WHERE location = %s", (location,))
-            raise
-        return location, size
+    def new_file(self, tenant):
+        return NewFile(self, tenant)
 
     def _piece(self, tenant, location, number, data):
         with self._writing(), self._connection() as conn:
@@ -119,3 +100,44 @@ class Pieces(io.RawIOBase):
 
     def readall(self):
         return b"".join(iter(lambda: self.read(PIECE), b""))
+
+
+class NewFile:
+    """A file whose pieces are written as they fill (Store.new_file)."""
+
+    def __init__(self, store, tenant):
+        self.store, self.tenant = store, tenant
+        self.location, self.size, self.number, self.held = uuid.uuid4().hex, 0, 0, bytearray()
+
+    def write(self, data):
+        view = memoryview(data)
+        try:
+            while len(self.held) + len(view) >= PIECE:
+                take = PIECE - len(self.held)
+                self.held += view[:take]
+                view = view[take:]
+                self.store._piece(self.tenant, self.location, self.number, self.held)
+                self.number, self.held = self.number + 1, bytearray()
+        except BaseException:
+            self.abort()
+            raise
+        self.held += view
+        self.size += len(data)
+        return len(data)
+
+    def seek(self, offset, whence=0):
+        return self.size  # the bytes are read back through the store, never from here
+
+    def finish(self):
+        if self.held or not self.number:
+            try:
+                self.store._piece(self.tenant, self.location, self.number, self.held)
+            except BaseException:
+                self.abort()
+                raise
+        return self.location, self.size
+
+    def abort(self):
+        with contextlib.suppress(StoreError):  # else `collect` takes them
+            with self.store._writing(), self.store._connection() as conn:
+                conn.execute("DELETE FROM files WHERE location = %s", (self.location,))
