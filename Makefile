@@ -30,9 +30,12 @@ test-fast: $(VENV)/.installed
 # BENCH_ARGS passes options, e.g. make bench BENCH_ARGS="--engines json --markdown out.md"
 bench: $(VENV)/.installed
 	$(PY) bench/run.py $(BENCH_ARGS)
+	$(PY) bench/files.py
+	$(PY) -m bench.parse_speed
 
 bench-quick: $(VENV)/.installed
 	$(PY) bench/run.py --quick $(BENCH_ARGS)
+	$(PY) bench/files.py --quick
 
 # A hostile mix beside a well-behaved tenant, through the shipped nginx (apt-get install nginx)
 soak: $(VENV)/.installed
