@@ -15,6 +15,7 @@ from app.store import StoreError, get_store
 
 log = logging.getLogger(__name__)
 POLL = 0.5  # s between looks at the queue when it is empty
+FAILING_POLL = 5  # s between looks while the store cannot be had
 IDLE = 30  # s with nothing to parse after which a thread started by a request ends
 COLLECT_EVERY = 3600  # s between collections of bytes no record names
 COLLECT_GRACE = 3600_000  # ms: bytes younger than this may be an upload not yet recorded
@@ -50,15 +51,21 @@ class Runner:
         self.wake.set()
 
     def run(self):
-        idle_since = time.monotonic()
+        idle_since, failing = time.monotonic(), False
         while not self.stopping:
             with self.app.app_context():
                 try:
                     busy = self.parse_one()
                     self.collect()
                 except StoreError as err:
-                    log.warning("Parser: store unavailable: %s", err)
-                    busy = False
+                    if not failing:  # once, not at every look: the requests say it too
+                        log.warning("Parser: the store is unavailable, waiting: %s", err)
+                    busy, failing = False, True
+                    self.wake.wait(FAILING_POLL)
+                else:
+                    if failing:
+                        log.info("Parser: the store is available again")
+                    failing = False
             if busy:
                 idle_since = time.monotonic()
                 continue

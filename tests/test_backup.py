@@ -31,6 +31,7 @@ def fill(config):
     everything the store holds."""
     app = create_app(config)
     runner = app.test_cli_runner()
+    assert runner.invoke(args=["store", "init"]).exit_code == 0
 
     def issue(*args):
         output = runner.invoke(args=["keys", "create", *args]).output
