@@ -62,10 +62,13 @@ def upload(dataset_id):
 
 def form_files(made):
     """The request's files, each written into a new file of the store as it comes in."""
-    store, limit = get_store(), current_app.config["DOCUMENT_SIZE_LIMIT"]
+    store, config = get_store(), current_app.config
 
     def new_file(total_content_length, content_type, filename, content_length=None):
-        made.append(Capped(store.new_file(g.tenant_id), limit))
+        if len(made) == config["UPLOAD_FILE_LIMIT"]:
+            raise current_error(ARGUMENT_ERROR, f"At most {config['UPLOAD_FILE_LIMIT']} files "
+                                                f"in one upload.")
+        made.append(Capped(store.new_file(g.tenant_id), config["DOCUMENT_SIZE_LIMIT"]))
         return made[-1]
 
     _, _, sent = parse_form_data(request.environ, stream_factory=new_file,

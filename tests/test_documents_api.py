@@ -251,7 +251,8 @@ def test_counts_are_real_on_both_apis(docs, current, api, dataset):
 def test_limits_refuse_in_the_envelope_and_leave_nothing(config, tmp_path):
     from app import create_app
 
-    app = create_app({**config, "DOCUMENT_SIZE_LIMIT": 1 << 20, "TENANT_DOCUMENT_LIMIT": 2})
+    app = create_app({**config, "DOCUMENT_SIZE_LIMIT": 1 << 20, "TENANT_DOCUMENT_LIMIT": 2,
+                      "UPLOAD_FILE_LIMIT": 2})
     key = issue_key(app.test_cli_runner())
     dataset = Current(app.test_client(), key).made("limits")
     docs = Docs(app.test_client(), key, dataset["id"])
@@ -259,8 +260,10 @@ def test_limits_refuse_in_the_envelope_and_leave_nothing(config, tmp_path):
     assert answer["code"] == 500 and answer["message"] == \
         "big.txt: File size exceeds( <= 1Mb )"
     assert [d["name"] for d in answer["data"]] == ["small.txt"]
+    assert docs.upload(*[(f"{n}.txt", b"x") for n in range(3)]).json["message"] == \
+        "At most 2 files in one upload."
     store = app.extensions["store"]
-    assert store.collect(grace=0) == 0  # the refused file's bytes were never kept
+    assert store.collect(grace=0) == 0  # the refused files' bytes were never kept
     docs.uploaded(("second.txt", b"z"))
     assert docs.upload(("third.txt", b"w")).json["message"] == \
         "Exceed the maximum file number of a free user!"
