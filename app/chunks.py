@@ -4,7 +4,7 @@ from flask import Blueprint, current_app, g, request
 
 from app import auth, datasets
 from app.datasets import json_object, success
-from app.documents import number, own_dataset, own_document, refusal
+from app.documents import number, own_dataset, own_document
 from app.errors import ARGUMENT_ERROR, CURRENT_API, DATA_ERROR, current_error
 from app.schemas import documents as schemas
 from app.store import NotFound, get_store
@@ -76,7 +76,7 @@ def stop(dataset_id):
         if document_id not in found:
             raise current_error(DATA_ERROR, f"you don't own the document {document_id}")
         if found[document_id]["run"] != docs.RUNNING:
-            raise refusal(DATA_ERROR, "Can't stop parsing document that has not started or "
+            raise current_error(DATA_ERROR, "Can't stop parsing document that has not started or "
                                       "already completed",
                           {"error_code": "DOC_STOP_PARSING_INVALID_STATE"})
     get_store().cancel_parse(g.tenant_id, dataset_id, ids, auth.now_ms())

@@ -36,9 +36,9 @@ def in_current_api(path=None):
     return path == CURRENT_API or path.startswith(CURRENT_API + "/")
 
 
-def current_error(code, message):
-    """An error of the current API: HTTP 200, as RAGFlow answers them."""
-    return ApiError(200, code, message, data=None)
+def current_error(code, message, data=None):
+    """An error of the current API: HTTP 200, as RAGFlow answers them (`data` is null)."""
+    return ApiError(200, code, message, data=data)
 
 
 def envelope(status, code, message, headers=None, **fields):
