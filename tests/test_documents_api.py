@@ -1,6 +1,7 @@
 """Documents and chunks through the current API, on both engines, with RAGFlow's answers."""
 
 import io
+from urllib.parse import quote
 import time
 
 import pytest
@@ -268,3 +269,21 @@ def test_limits_refuse_in_the_envelope_and_leave_nothing(config, tmp_path):
     assert docs.upload(("third.txt", b"w")).json["message"] == \
         "Exceed the maximum file number of a free user!"
     assert docs.docs().json["data"]["total"] == 2
+
+
+def test_a_name_is_only_a_name(docs, config, tmp_path):
+    names = ["../../escape.txt", "/etc/passwd.txt", "it's; name=x.txt", "ünï cødé.txt"]
+    made = docs.uploaded(*[(name, name.encode()) for name in names])
+    assert [d["name"] for d in made] == names
+    for record in made:
+        with docs.client.get(f"{docs.base}/documents/{record['id']}", headers=docs.headers) \
+                as response:
+            assert response.data == record["name"].encode()
+            disposition = response.headers["Content-Disposition"]
+        fallback = disposition.split('filename="')[1].split('"')[0]
+        assert '"' not in fallback and "\\" not in fallback
+        assert disposition.endswith("filename*=UTF-8''" + quote(record["name"], safe=""))
+    assert not (tmp_path / "escape.txt").exists() and not (tmp_path.parent / "escape.txt").exists()
+    if not config.get("DATABASE_URL"):  # the JSON engine: files named by hex ids alone
+        stored = [p.name for p in (tmp_path / "db.json.files").glob("*/*")]
+        assert len(stored) == 4 and all(len(name) == 32 for name in stored)
