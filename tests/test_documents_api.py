@@ -218,6 +218,9 @@ def test_delete_documents_and_counts(docs, current, dataset):
 
 def test_another_tenants_documents_are_invisible(docs, client, runner, dataset):
     [a] = docs.uploaded(("a.txt", TEXT))
+    [done] = docs.parsed(a["id"])
+    chunks = f"/documents/{a['id']}/chunks"
+    chunk = docs.call("GET", chunks).json["data"]["chunks"][0]["id"]
     stranger = Docs(client, issue_key(runner), dataset["id"])
     assert stranger.docs().json["code"] == 102
     assert stranger.upload(("x.txt", b"x")).json["code"] == 102
@@ -225,10 +228,19 @@ def test_another_tenants_documents_are_invisible(docs, client, runner, dataset):
                                ("PATCH", f"/documents/{a['id']}", {"name": "b.txt"}),
                                ("DELETE", "/documents", {"ids": [a["id"]]}),
                                ("POST", "/chunks", {"document_ids": [a["id"]]}),
-                               ("GET", f"/documents/{a['id']}/chunks", None)]:
+                               ("DELETE", "/chunks", {"document_ids": [a["id"]]}),
+                               ("GET", chunks, None), ("GET", f"{chunks}/{chunk}", None),
+                               ("DELETE", chunks, {"chunk_ids": [chunk]}),
+                               ("PATCH", chunks, {"chunk_ids": [chunk], "available_int": 0}),
+                               ("PUT", f"{chunks}/{chunk}", {"available": False}),
+                               ("POST", chunks, {"content": "x"})]:
         answer = stranger.call(method, path, body).json
-        assert answer["code"] == 102, (method, path, answer)
-    assert docs.doc(a["id"])["name"] == "a.txt"
+        assert answer["code"] == 102 and "success" not in answer["message"], (method, path)
+        assert a["id"] not in str(answer["data"]) and "Line 0" not in str(answer["data"])
+    after = docs.doc(a["id"])
+    assert (after["name"], after["run"], after["chunk_count"]) == ("a.txt", "DONE",
+                                                                   done["chunk_count"])
+    assert docs.call("GET", f"{chunks}/{chunk}").json["data"]["available_int"] == 1
 
 
 def test_counts_are_real_on_both_apis(docs, current, api, dataset):
