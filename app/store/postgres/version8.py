@@ -1,10 +1,11 @@
 """PostgreSQL schema version 8: an update that names no new name in one UPDATE."""
 
-# Such an update no longer takes its row with SELECT ... FOR UPDATE and then writes it (a
-# lock written to the row, then its new version): the UPDATE alone takes the row, and in
-# READ COMMITTED computes its SET again on the row as it is once a concurrent change has
-# committed, so the change is still merged into the record as it is under its lock. A
-# rename still looks for a committed holder of the name first (version6.py).
+# Such an update (sql.CHANGE) no longer goes through a function that takes its row with
+# SELECT ... FOR UPDATE and then writes it (a lock written to the row, then its new
+# version): the UPDATE alone takes the row, and in READ COMMITTED computes its SET again on
+# the row as it is once a concurrent change has committed, so the change is still merged
+# into the record as it is under its lock. A rename still looks for a committed holder of
+# the name first, as version 6's update_dataset did.
 VERSION_8 = r"""
 -- rules.patched's meaning: `fields_` set, `parser_config_` deep-merged into the stored
 -- parser_config, or else `method_config_` the parser_config when the chunk_method changes.
@@ -21,29 +22,22 @@ LANGUAGE sql IMMUTABLE AS $$
         ELSE old || fields_ END
 $$;
 
--- An update in one statement (see version6.py's): a new name (NULL: none) that another of
--- the tenant's datasets has raises DA003. The row, or NULL.
-CREATE OR REPLACE FUNCTION update_dataset(tenant_ text, id_ text, fields_ jsonb, name_ text,
-                                          key_ text, parser_config_ jsonb,
+-- A rename in one statement, under the row's lock: a name another of the tenant's datasets
+-- has raises DA003. The row, or NULL. (An update that names no new name is sql.CHANGE.)
+DROP FUNCTION IF EXISTS update_dataset(text, text, jsonb, text, text, jsonb, jsonb, bigint);
+CREATE OR REPLACE FUNCTION rename_dataset(tenant_ text, id_ text, name_ text, key_ text,
+                                          fields_ jsonb, parser_config_ jsonb,
                                           method_config_ jsonb, now_ bigint)
 RETURNS datasets LANGUAGE plpgsql AS $$
 DECLARE
     old datasets;
     made datasets;
 BEGIN
-    IF name_ IS NULL THEN
-        UPDATE datasets d
-            SET fields = patched(d.fields, fields_, parser_config_, method_config_),
-                update_time = now_
-            WHERE d.tenant_id = tenant_ AND d.id = id_ RETURNING * INTO made;
-        RETURN made;
-    END IF;
     SELECT * INTO old FROM datasets d WHERE d.tenant_id = tenant_ AND d.id = id_ FOR UPDATE;
     IF NOT FOUND THEN
         RETURN NULL;
-    END IF;
-    IF EXISTS (SELECT FROM datasets d WHERE d.tenant_id || d.name_key = tenant_ || key_
-               AND d.id <> id_) THEN
+    ELSIF EXISTS (SELECT FROM datasets d WHERE d.tenant_id || d.name_key = tenant_ || key_
+                  AND d.id <> id_) THEN
         RAISE EXCEPTION 'the tenant has this name already' USING ERRCODE = 'DA003';
     END IF;
     UPDATE datasets d
