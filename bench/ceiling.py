@@ -45,9 +45,9 @@ def create():
 
 @app.get("/api/v1/datasets/<dataset_id>")
 def get(dataset_id):
-    return shapes.current({**RECORD, "id": dataset_id})
+    return shapes.current({**RECORD, "id": dataset_id, "size": 0, "connectors": []})
 
 
 @app.put("/api/v1/datasets/<dataset_id>")
 def update(dataset_id):
-    return shapes.current({**RECORD, **request.get_json(), "id": dataset_id})
+    return shapes.current({**RECORD, **request.get_json(), "id": dataset_id, "connectors": []})

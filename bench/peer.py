@@ -156,7 +156,8 @@ def make_app(name, open_database):
         if row is None:
             raise Refused(200, 102, f"User '{g.tenant}' lacks permission for dataset "
                                     f"'{dataset_id}'")
-        return shapes.current(shapes.current_record(row))
+        # The service adds its documents' bytes; a peer has no documents.
+        return shapes.current({**shapes.current_record(row), "size": 0, "connectors": []})
 
     @app.put("/api/v1/datasets/<dataset_id>")
     def update(dataset_id):
@@ -168,6 +169,6 @@ def make_app(name, open_database):
         if row is None:
             raise Refused(200, 102, f"User '{g.tenant}' lacks permission for dataset "
                                     f"'{dataset_id}'")
-        return shapes.current(shapes.current_record(row))
+        return shapes.current({**shapes.current_record(row), "connectors": []})
 
     return app

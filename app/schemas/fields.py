@@ -264,10 +264,19 @@ def pydantic_text(error, data):
     return "\n".join(lines)
 
 
+def surrogates(text):
+    """Whether `text` holds a lone surrogate (which UTF-8 cannot encode)."""
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def unstorable(value, path=()):
     """Paths of the strings in `value` that no engine can store (NUL, lone surrogates)."""
     if isinstance(value, str):
-        if "\x00" in value or any("\ud800" <= char <= "\udfff" for char in value):
+        if "\x00" in value or not value.isascii() and surrogates(value):
             yield path, value
     elif isinstance(value, dict):
         for key, inner in value.items():

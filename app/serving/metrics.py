@@ -2,6 +2,7 @@
 
 import functools
 import re
+import threading
 import time
 
 from app.settings import address
@@ -40,9 +41,18 @@ class Metrics:
                                "connection from the pool (pool).", ["wait"], buckets=BUCKETS)
 
 
+MADE = threading.Lock()  # two threads' first use (a request and the parser) make one Metrics
+
+
 @functools.cache
 def metrics():
     """This process's Metrics, made on first use."""
+    with MADE:  # a second registration of the same names would raise DuplicateTimeseries
+        return made()
+
+
+@functools.cache
+def made():
     return Metrics()
 
 

@@ -21,10 +21,10 @@ from app.store.postgres.connections import (cause, connect, connection, opened_p
 from app.store.postgres.documents import Documents
 from app.store.postgres.files import Files, drop_files
 from app.store.postgres.schema import NO_STATEMENT_TIMEOUT, migrate, version_of
-from app.store.postgres.sql import (CHECK, CREATE, DATASET_COLUMNS, EXCLUSION_VIOLATION, GET,
-                                    IDEMPOTENCY_MISMATCH, KEY_COLUMNS, LIMIT_REACHED,
-                                    NAME_TAKEN, REPLAY_GONE, TENANTS, UPDATE, listing, own_fields,
-                                    record, unstorable)
+from app.store.postgres.sql import (CHANGE, CHECK, CREATE, DATASET_COLUMNS,
+                                    EXCLUSION_VIOLATION, GET, IDEMPOTENCY_MISMATCH, KEY_COLUMNS,
+                                    LIMIT_REACHED, NAME_TAKEN, RENAME, REPLAY_GONE, TENANTS,
+                                    listing, own_fields, record, unstorable)
 
 WAIT_MOST = 5  # seconds a statement may wait for a lock or run, at most (LOCK_TIMEOUT below)
 ANSWER_MARGIN = 1  # seconds past that before a server that does not answer is given up
@@ -219,14 +219,17 @@ class PostgresStore(Documents, Files, Store):
         if unstorable(dataset_id):
             return None
         name = patch.fields.get("name")
-        taken = lambda err: NameTaken(name)  # noqa: E731
-        row = self._call(UPDATE, (
-            tenant, dataset_id, Jsonb(own_fields(patch.fields)), name,
-            None if name is None else rules.same_name(name),
-            None if patch.parser_config is None else Jsonb(patch.parser_config),
-            None if patch.method_config is None else Jsonb(patch.method_config), now,
-        ), {NAME_TAKEN: taken, EXCLUSION_VIOLATION: taken})
-        return None if row["id"] is None else record(row)
+        changes = (Jsonb(own_fields(patch.fields)),
+                   None if patch.parser_config is None else Jsonb(patch.parser_config),
+                   None if patch.method_config is None else Jsonb(patch.method_config))
+        if name is None:
+            row = self._call(CHANGE, (*changes, now, tenant, dataset_id), {})
+        else:
+            taken = lambda err: NameTaken(name)  # noqa: E731
+            row = self._call(RENAME, (tenant, dataset_id, name, rules.same_name(name),
+                                      *changes, now),
+                             {NAME_TAKEN: taken, EXCLUSION_VIOLATION: taken})
+        return None if row is None or row["id"] is None else record(row)
 
     def delete_datasets(self, tenant, ids=None):
         with self._transaction() as conn:

@@ -7,12 +7,12 @@ from urllib.parse import unquote, urlsplit
 
 import psycopg
 from psycopg.rows import dict_row
-from psycopg.types.json import set_json_loads
+from psycopg.types.json import set_json_dumps, set_json_loads
 from psycopg_pool import ConnectionPool
 
 from app.serving.metrics import waiting
 from app.settings import ConfigError
-from app.store.postgres.sql import loads
+from app.store.postgres.sql import dumps, loads
 
 VARIABLE = "DATASET_API_DATABASE_URL"
 SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
@@ -95,6 +95,7 @@ def settings(options, deadline):
     """The keyword arguments of Connection.connect, and a configure(conn) for the deadline."""
     def configure(conn):
         set_json_loads(loads, conn)
+        set_json_dumps(dumps, conn)
         conn.deadline = deadline
 
     return {"connect_timeout": CONNECT_TIMEOUT, "row_factory": dict_row, "autocommit": True,

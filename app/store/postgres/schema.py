@@ -8,6 +8,7 @@ from app.store import StoreError
 from app.store.postgres.connections import unbounded
 from app.store.postgres.version6 import VERSION_6
 from app.store.postgres.version7 import VERSION_7
+from app.store.postgres.version8 import VERSION_8
 
 log = logging.getLogger(__name__)
 MIGRATIONS = [  # one entry per schema version; never edit one that has shipped
@@ -261,6 +262,7 @@ MIGRATIONS = [  # one entry per schema version; never edit one that has shipped
     """,
     VERSION_6,
     VERSION_7,
+    VERSION_8,
 ]
 MIGRATION_LOCK = 0x64617461  # the advisory lock held while the schema is upgraded
 # For upgrades, `store export` and `store import`, which may rightly take minutes on a large

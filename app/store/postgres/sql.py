@@ -31,7 +31,11 @@ GET = f"SELECT {DATASET_COLUMNS} FROM datasets WHERE tenant_id = %s AND id = %s"
 # The functions of schema.py (version6.py), and the SQLSTATEs of their refusals
 CREATE = (f"SELECT {DATASET_COLUMNS} FROM"
           f" create_dataset(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)")
-UPDATE = f"SELECT {DATASET_COLUMNS} FROM update_dataset(%s, %s, %s, %s, %s, %s, %s, %s)"
+RENAME = f"SELECT {DATASET_COLUMNS} FROM rename_dataset(%s, %s, %s, %s, %s, %s, %s, %s)"
+# An update that names no new name: one UPDATE, merged into the row as the UPDATE finds it
+# (version8.py).
+CHANGE = (f"UPDATE datasets d SET fields = patched(d.fields, %s, %s, %s), update_time = %s"
+          f" WHERE tenant_id = %s AND id = %s RETURNING {DATASET_COLUMNS}")
 LIMIT_REACHED, IDEMPOTENCY_MISMATCH, NAME_TAKEN, REPLAY_GONE = "DA001", "DA002", "DA003", "DA005"
 EXCLUSION_VIOLATION = "23P01"  # a rename's name taken by a create that committed meanwhile
 
@@ -47,6 +51,14 @@ def loads(data):
         except orjson.JSONDecodeError:
             pass
     return json.loads(data)
+
+
+def dumps(value):
+    """A value as jsonb's text: orjson's, or json.dumps's for what orjson refuses."""
+    try:  # (integers past 64 bits, lone surrogates: refused at the API, kept from before)
+        return orjson.dumps(value)
+    except orjson.JSONEncodeError:
+        return json.dumps(value)
 
 
 DIGITS, LONG = b"0123456789", 19  # 19 digits or more: past 64 bits, maybe
