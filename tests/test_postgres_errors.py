@@ -123,7 +123,9 @@ def test_libraries_log_in_the_servers_format_while_postgresql_is_down(database, 
     lines = server.stderr().splitlines()
     assert [line for line in lines if not LINE.fullmatch(line)] == []
     pool = [line for line in lines if "error connecting in" in line]
-    assert pool and all("[WARNING]" in line and "Connection refused" in line for line in pool)
+    # While the server dies, a reconnect may meet it shutting down; then it refuses them.
+    assert all("[WARNING]" in line for line in pool)
+    assert any("Connection refused" in line for line in pool)
     busy = [line for line in lines if "Store busy" in line]
     assert busy and all(line.endswith("failed: Connection refused") for line in busy), busy
     assert "right-pw" not in server.stderr() + server.stdout()
