@@ -58,12 +58,14 @@ def test_bytes_round_trip_names_and_counts(store, tenant, dataset):
     first = add(store, tenant, dataset, "a.txt", data)
     second = add(store, tenant, dataset, "a.txt")
     assert (first["name"], second["name"]) == ("a.txt", "a(1).txt")
+    assert add(store, tenant, dataset, "a(1).txt")["name"] == "a(2).txt"  # RAGFlow counts on
+    assert add(store, tenant, dataset, "a.txt")["name"] == "a(3).txt"
     assert first["dataset_id"] == dataset and first["run"] == docs.UNSTART
     assert "claim" not in first and first["create_time"] == T0
     assert read(store, tenant, first["location"]) == data
     assert store.read_bytes(uuid.uuid4().hex, first["location"]) is None  # another tenant's
     assert store.get_document(tenant, dataset, first["id"]) == first
-    assert counts(store, tenant, dataset) == (2, 0, 0)
+    assert counts(store, tenant, dataset) == (4, 0, 0)
 
 
 def test_documents_of_unknown_or_other_datasets(store, tenant, dataset):

@@ -1,6 +1,8 @@
 """The rules of documents and chunks every engine follows: fields, names, states, changes."""
 
 import os
+import re
+import time
 import uuid
 
 from app.store import rules
@@ -53,13 +55,23 @@ def shown(record):
     return {key: value for key, value in record.items() if key not in QUEUE_FIELDS}
 
 
-def free_name(name, taken):
-    """`name`, or the first of `stem(1).ext`, `stem(2).ext`... not in `taken` (RAGFlow's)."""
+NUMBERED = re.compile(r"(.*)\(([0-9]+)\)", re.DOTALL)
+
+
+def name_parts(name):
+    """(base, n, ext) of `stem(n).ext`, or (stem, 0, ext): what free_name counts on from."""
     stem, ext = os.path.splitext(name)
-    candidate, n = name, 0
+    match = NUMBERED.fullmatch(stem)
+    return (match[1], int(match[2]), ext) if match else (stem, 0, ext)
+
+
+def free_name(name, taken):
+    """`name`, or the next of `base(n+1).ext`, `base(n+2).ext`... not in `taken` (RAGFlow's)."""
+    base, n, ext = name_parts(name)
+    candidate = name
     while candidate in taken:
         n += 1
-        candidate = f"{stem}({n}){ext}"
+        candidate = f"{base}({n}){ext}"
     return candidate
 
 
@@ -159,7 +171,6 @@ def seconds(record, now):
 
 def clock(now):
     """A progress line's time, as RAGFlow writes it (HH:MM:SS)."""
-    import time
     return time.strftime("%H:%M:%S", time.localtime(now / 1000))
 
 

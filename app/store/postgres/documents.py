@@ -5,7 +5,6 @@
 # documents or their counts), then its documents, then their chunks and files. A claim takes
 # one document row only, skipping those another transaction holds.
 
-import os
 import uuid
 
 from psycopg.types.json import Jsonb
@@ -109,7 +108,7 @@ class Documents:
                         raise LimitReached(limits[what], what)
             taken = set()
             for record in made:
-                stem = os.path.splitext(record["name"])[0]
+                stem = docs.name_parts(record["name"])[0]
                 taken.update(row["name"] for row in conn.execute(
                     "SELECT name FROM documents WHERE dataset_id = %s AND name LIKE %s",
                     (dataset_id, taken_like(stem))))
