@@ -191,3 +191,25 @@ def test_make_serve_installs_only_what_serving_needs(tmp_path):
     packages = {package["name"].lower() for package in json.loads(listed.stdout)}
     assert {"ragflow-dataset-api", "gunicorn", "psycopg"} <= packages
     assert not packages & {"pytest", "ragflow-sdk", "hypothesis", "playwright", "tinydb"}
+
+
+def test_the_readmes_helper_acts_on_the_services_store(tmp_path, postgres_url):
+    """`dataset_api` reads the service's environment file: on PostgreSQL, its database."""
+    [helper] = [block for block in steps.blocks("Installing") if "dataset_api()" in block]
+    root = steps.machine(tmp_path / "root")
+    command = root / PREFIX / ".venv" / "bin" / "ragflow-dataset-api"
+    command.parent.mkdir(parents=True)
+    command.symlink_to(BIN / "ragflow-dataset-api")
+    (root / "etc" / "ragflow-dataset-api.env").write_text(
+        f"# the service's settings\n\nDATASET_API_DATABASE_URL={postgres_url}\n"
+        f"WEB_CONCURRENCY=2\n")
+    script = helper.replace("dataset_api keys create", "dataset_api store init\n"
+                                                      "dataset_api keys create")
+    result = steps.run(script, root, cwd=tmp_path)
+    assert "Store: PostgreSQL" in result.stderr.splitlines()[0], result.stderr
+    from app import create_app
+
+    store = create_app({"DB_PATH": str(tmp_path / "unused.json"),
+                        "DATABASE_URL": postgres_url}).extensions["store"]
+    assert [key["name"] for key in store.list_keys()] == ["laptop"]
+    assert not (root / STORE).exists()  # no JSON store was made beside the service's
