@@ -108,19 +108,20 @@ def own(dataset_id, document_id):
 def list_chunks(dataset_id, document_id):
     document = own(dataset_id, document_id)
     page, size = number("page", 1), number("page_size", 30, 100)
-    chunk_id = request.args.get("id") or None
-    found = get_store().list_chunks(g.tenant_id, dataset_id, document_id,
-                                    request.args.get("keywords") or None, chunk_id)
+    chunk_id, every = request.args.get("id") or None, "available" in request.args
+    found = get_store().list_chunks(  # a page of them, unless they are to be filtered here
+        g.tenant_id, dataset_id, document_id, request.args.get("keywords") or None, chunk_id,
+        *((0, None) if every else ((page - 1) * size, size)))
     if found is None:
         raise current_error(DATA_ERROR, f"you don't own the document {document_id}")
-    chunks, _ = found
-    if chunk_id and not chunks:
+    chunks, total = found
+    if chunk_id and not total:
         raise current_error(DATA_ERROR, f"Chunk not found: {dataset_id}/{chunk_id}")
-    if "available" in request.args:
+    if every:
         wanted = request.args["available"].lower() == "true"
         chunks = [c for c in chunks if c["available"] == wanted]
-    page_of = chunks[(page - 1) * size:page * size]
-    return success({"total": len(chunks), "chunks": [schemas.chunk(c, document) for c in page_of],
+        chunks, total = chunks[(page - 1) * size:page * size], len(chunks)
+    return success({"total": total, "chunks": [schemas.chunk(c, document) for c in chunks],
                     "doc": schemas.rendered(document)})
 
 

@@ -299,3 +299,19 @@ def test_a_name_is_only_a_name(docs, config, tmp_path):
     if not config.get("DATABASE_URL"):  # the JSON engine: files named by hex ids alone
         stored = [p.name for p in (tmp_path / "db.json.files").glob("*/*")]
         assert len(stored) == 4 and all(len(name) == 32 for name in stored)
+
+
+def test_chunks_in_pages(docs):
+    [a] = docs.uploaded(("a.txt", "\n".join(f"Paragraph {n}: " + "word " * 300
+                                            for n in range(12)).encode()))
+    [done] = docs.parsed(a["id"])
+    path = f"/documents/{a['id']}/chunks"
+    every = docs.call("GET", path + "?page_size=100").json["data"]
+    assert every["total"] == done["chunk_count"] > 3
+    second = docs.call("GET", path + "?page=2&page_size=2").json["data"]
+    assert second["total"] == every["total"] and second["chunks"] == every["chunks"][2:4]
+    docs.call("PATCH", path, {"chunk_ids": [every["chunks"][0]["id"]], "available_int": 0})
+    off = docs.call("GET", path + "?available=false").json["data"]
+    assert off["total"] == 1 and off["chunks"][0]["id"] == every["chunks"][0]["id"]
+    on = docs.call("GET", path + "?available=true&page=1&page_size=2").json["data"]
+    assert on["total"] == every["total"] - 1 and on["chunks"] == every["chunks"][1:3]
