@@ -184,9 +184,6 @@ def update(dataset_id, document_id):
             from None
     if record is None:
         raise current_error(DATA_ERROR, "Document not found!")
-    if "enabled" in sent and str(sent["enabled"]) != old["status"] and record["chunk_count"]:
-        store.set_chunks_available(g.tenant_id, dataset_id, document_id, None,
-                                   bool(sent["enabled"]))
     return success(schemas.rendered(record))
 
 

@@ -185,6 +185,10 @@ def test_parse_to_done_with_chunks_and_counts(docs, current, dataset):
     assert current.get(dataset["id"]).json["data"]["chunk_count"] == after["chunk_count"]
     missing = docs.call("DELETE", f"/documents/{a['id']}/chunks", {"chunk_ids": ["nope"]}).json
     assert missing["message"] == "rm_chunk deleted chunks 0, expect 1"
+    for enabled in (0, 1):  # a document switched off or on switches all its chunks with it
+        assert docs.call("PATCH", f"/documents/{a['id']}", {"enabled": enabled}).json["code"] == 0
+        listed = docs.call("GET", f"/documents/{a['id']}/chunks").json["data"]["chunks"]
+        assert {c["available"] for c in listed} == {bool(enabled)}
 
 
 def test_parse_and_stop_refusals(docs):

@@ -39,7 +39,6 @@ DOCUMENT_FIELDS = {
 # Kept for the parse queue beside a document's own fields, never shown: who holds its parse
 # (a claim token) until when (ms), and how many parses of it were started.
 QUEUE_FIELDS = {"claim": None, "claimed_until": 0, "attempts": 0}
-ORDERS = ("create_time", "update_time", "name", "size")
 
 
 def new_document(fields):
@@ -132,6 +131,16 @@ def claimed(record, claim, until, now):
             + f"\n{clock(now)} Parsing started."}
 
 
+def switched(old, new):
+    """What a change of a document's `status` makes all its chunks' `available`, or None."""
+    return None if new["status"] == old["status"] else new["status"] == "1"
+
+
+def held(record, claim):
+    """Whether the parse of `record` (None: no document) is still the one `claim` holds."""
+    return record is not None and record["run"] == RUNNING and record["claim"] == claim
+
+
 def claimable(record, now):
     """Whether a parser may take the document now: RUNNING and not held."""
     return record["run"] == RUNNING and record["claimed_until"] <= now
@@ -139,10 +148,7 @@ def claimable(record, now):
 
 def given_up(record, now):
     """The fields of a document whose parses were all cut short: FAIL, with why."""
-    return {**QUEUE_FIELDS, "run": FAIL, "progress": -1.0,
-            "process_duration": seconds(record, now),
-            "progress_msg": record["progress_msg"] + f"\n{clock(now)} [ERROR]The parse was cut "
-                                                     f"short {ATTEMPTS} times; giving up."}
+    return finished(record, None, f"The parse was cut short {ATTEMPTS} times; giving up.", now)
 
 
 def finished(record, chunks, error, now):

@@ -122,7 +122,9 @@ class DocumentOps:
             if new["name"] != old["name"] and any(
                     r["name"] == new["name"] for _, r in own.of(dataset_id, None)):
                 raise NameTaken(new["name"])
-            own.put(doc_id, old, new)
+            available = docs.switched(old, new)
+            own.put(doc_id, old, new, None if available is None or not new["chunk_count"] else [
+                {**chunk, "available": available} for chunk in own.chunks(document_id)[1]])
             return docs.shown(new), own.done()
 
         return self.engine.commit(op)
@@ -195,7 +197,7 @@ class DocumentOps:
         def op(state):
             own = Tenant(state, tenant)
             doc_id, old = own.find(document_id)
-            if not old or old["claim"] != claim or old["run"] != docs.RUNNING:
+            if not docs.held(old, claim):
                 return False, []
             own.put(doc_id, old, {**old, "claimed_until": until})
             return True, own.done()
@@ -206,7 +208,7 @@ class DocumentOps:
         def op(state):
             own = Tenant(state, tenant)
             doc_id, old = own.find(document_id)
-            if not old or old["claim"] != claim or old["run"] != docs.RUNNING:
+            if not docs.held(old, claim):
                 return False, []
             made = None if error is not None else [
                 docs.new_chunk(old, content, tokens, n, now)
@@ -241,8 +243,8 @@ class DocumentOps:
             if old is None:
                 raise NotFound([document_id])
             chunks = own.chunks(document_id)[1]
-            known = [c["id"] for c in chunks]
-            missing = [] if ids is None else [i for i in ids if i not in set(known)]
+            known = {c["id"] for c in chunks}
+            missing = [] if ids is None else [i for i in ids if i not in known]
             if missing:
                 raise NotFound(missing)
             chosen = set(known if ids is None else ids)

@@ -71,8 +71,8 @@ class Tenant:
         table, chunks = self.state.table(self.name), self.chunks_name
         gone = {doc_id: r for doc_id, r in table.items() if r["dataset_id"] in dataset_ids}
         self.changes += [("del", self.name, doc_id) for doc_id in gone]
-        self.changes += [("del", chunks, self.chunks(r["id"])[0]) for r in gone.values()
-                         if self.chunks(r["id"])[0] is not None]
+        self.changes += [("del", chunks, chunk_doc) for r in gone.values()
+                         if (chunk_doc := self.chunks(r["id"])[0]) is not None]
         return [r["location"] for r in gone.values()]
 
     def chunks(self, document_id):

@@ -164,6 +164,10 @@ class Documents:
                 raise NameTaken(new["name"])
             counts.write(old, new)
             counts.save()
+            available = docs.switched(old, new)
+            if available is not None:
+                conn.execute("UPDATE chunks SET available = %s WHERE document_id = %s",
+                             (available, document_id))
         return docs.shown(new)
 
     def delete_documents(self, tenant, dataset_id, ids=None):
@@ -238,7 +242,7 @@ class Documents:
                 [old] = locked_documents(conn, row["dataset_id"], [document_id]).values()
             except NotFound:
                 return False
-            if old["run"] != docs.RUNNING or old["claim"] is None or old["claim"] != claim:
+            if not docs.held(old, claim):
                 return False
             made = [] if error is not None else new_chunks(old, chunks, now)
             with conn.cursor() as cur, cur.copy(COPY_CHUNKS) as copy:
