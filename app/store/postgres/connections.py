@@ -160,8 +160,7 @@ def connection(pool, timeout=None):
                 break
             pool.putconn(conn)  # closed: the pool makes another
             conn = pool.getconn(timeout)
-    try:
-        with conn:
-            yield conn
+    try:  # (not `with conn`: in autocommit its commit does nothing, and putconn rolls back)
+        yield conn
     finally:
         pool.putconn(conn)
