@@ -62,7 +62,7 @@ def no_access(what):
 def create_dataset():
     sent = load(current.create_schema, json_object())
     record = creating.create("current", creating.current_fields(sent, current_app.config), sent)
-    return success(current.rendered(record))
+    return success(current.render(record))
 
 
 def list_args():
@@ -178,7 +178,7 @@ def update_dataset(dataset_id):
         raise name_taken(err.name) from None
     if record is None:  # no such dataset of the tenant
         raise no_access(dataset_id)
-    return success(current.rendered({**record, "connectors": connectors}))
+    return success(current.render({**record, "connectors": connectors}))
 
 
 def name_taken(name):

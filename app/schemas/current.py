@@ -290,4 +290,5 @@ create_schema = CreateDatasetReq()
 update_schema = UpdateDatasetReq()
 delete_schema = DeleteDatasetReq()
 list_schema = ListDatasetReq()
-rendered = Memo(CurrentDataset().dump)
+render = CurrentDataset().dump  # a write's answer: a new update_time each time, never kept
+rendered = Memo(render)
