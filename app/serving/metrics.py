@@ -63,17 +63,9 @@ def api_of(path):
 
 def count_request(path, route, method, status, seconds):
     """Count an answered request; `route` is its URL rule (None: no route took it)."""
-    count, duration = request_metrics(api_of(path), route or "unmatched",
-                                      method if method in METHODS else "other", status)
-    count.inc()
-    duration.observe(seconds)
-
-
-@functools.lru_cache(maxsize=4096)  # a bounded set of labels: a few APIs, routes, statuses
-def request_metrics(api, route, method, status):
-    """The request counter and duration histogram of one set of labels."""
-    return (metrics().requests.labels(api, route, method, str(status)),
-            metrics().request_seconds.labels(api, route, method))
+    labels = api_of(path), route or "unmatched", method if method in METHODS else "other"
+    metrics().requests.labels(*labels, str(status)).inc()
+    metrics().request_seconds.labels(*labels).observe(seconds)
 
 
 def waiting(what):
