@@ -205,10 +205,13 @@ def test_numbers_in_fields_come_back_as_they_went_in(postgres_config):
     numbers = {"big": 2**70 + 1, "low": -2**63 - 1, "top": 2**64 - 1, "tenth": 0.1,
                "tiny": 5e-324, "one": 1.0, "text": "1" * 30, "pages": [[1, 1000000]]}
     store = create_app(postgres_config).extensions["store"]
-    made = store.create_dataset(TENANT, {"name": "a", "parser_config": numbers}, 1)
-    for got in (made, store.get_dataset(TENANT, made["id"]), store.list_datasets(TENANT)[0][0]):
-        assert json.dumps(got["parser_config"], sort_keys=True) == json.dumps(numbers,
-                                                                               sort_keys=True)
+    # Each alone too: one value read by json (5e-324 comes back as 0.000...) reads the rest.
+    for n, config in enumerate([numbers, *({k: v} for k, v in numbers.items())]):
+        made = store.create_dataset(TENANT, {"name": f"a{n}", "parser_config": config}, n)
+        listed = store.list_datasets(TENANT, dataset_id=made["id"])[0][0]
+        for got in (made, store.get_dataset(TENANT, made["id"]), listed):
+            assert json.dumps(got["parser_config"], sort_keys=True) == json.dumps(
+                config, sort_keys=True)
 
 
 def test_names_of_any_script_whatever_the_client_encoding(postgres_config, monkeypatch):
