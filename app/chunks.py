@@ -76,9 +76,9 @@ def stop(dataset_id):
         if document_id not in found:
             raise current_error(DATA_ERROR, f"you don't own the document {document_id}")
         if found[document_id]["run"] != docs.RUNNING:
-            raise current_error(DATA_ERROR, "Can't stop parsing document that has not started or "
-                                      "already completed",
-                          {"error_code": "DOC_STOP_PARSING_INVALID_STATE"})
+            raise current_error(DATA_ERROR, "Can't stop parsing document that has not started "
+                                            "or already completed",
+                                {"error_code": "DOC_STOP_PARSING_INVALID_STATE"})
     get_store().cancel_parse(g.tenant_id, dataset_id, ids, auth.now_ms())
     return answered(len(ids), errors)
 

@@ -125,5 +125,5 @@ def upload_empty(dataset):
     if get_store().list_documents(g.tenant_id, dataset["id"], {"name": name}, limit=0)[1]:
         raise current_error(DATA_ERROR, "Duplicated document name in the same dataset.")
     location, _ = get_store().save_bytes(g.tenant_id, [])
-    [record] = add(dataset, [{**new_fields(dataset, name, "virtual", location, 0)}])
+    [record] = add(dataset, [new_fields(dataset, name, "virtual", location, 0)])
     return success(schemas.rendered(record))

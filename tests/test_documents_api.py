@@ -1,8 +1,8 @@
 """Documents and chunks through the current API, on both engines, with RAGFlow's answers."""
 
 import io
-from urllib.parse import quote
 import time
+from urllib.parse import quote
 
 import pytest
 from werkzeug.datastructures import FileStorage, MultiDict

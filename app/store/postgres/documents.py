@@ -108,10 +108,10 @@ class Documents:
                         raise LimitReached(limits[what], what)
             taken = set()
             for record in made:
-                stem = docs.name_parts(record["name"])[0]
+                base = docs.name_parts(record["name"])[0]
                 taken.update(row["name"] for row in conn.execute(
                     "SELECT name FROM documents WHERE dataset_id = %s AND name LIKE %s",
-                    (dataset_id, taken_like(stem))))
+                    (dataset_id, taken_like(base))))
                 record.update(name=docs.free_name(record["name"], taken), id=uuid.uuid4().hex,
                               dataset_id=dataset_id, created_by=tenant, create_time=now,
                               update_time=now)

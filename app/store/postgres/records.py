@@ -53,9 +53,9 @@ def chunk_row(record):
             Jsonb({k: v for k, v in record.items() if k not in CHUNK_COLUMNS}))
 
 
-def taken_like(stem):
-    """The LIKE pattern of the names that start with `stem` (free_name's candidates)."""
-    return stem.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+def taken_like(base):
+    """The LIKE pattern of the names that start with `base` (free_name's candidates)."""
+    return base.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def document_filter(dataset_id, query):
