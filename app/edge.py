@@ -18,6 +18,7 @@ from app.serving import metrics
 REQUEST_ID = re.compile(r"[\w.:-]{1,128}", re.ASCII)  # what nginx's map passes on, too
 # What gunicorn's access line (app.serving.logs) takes from the app, in the request's environ.
 ROUTE, TENANT = "dataset_api.route", "dataset_api.tenant"
+STARTED = "dataset_api.started"  # when the app took the request (time.perf_counter)
 
 
 def request_id(given):
@@ -43,8 +44,8 @@ def error_response(path, status, message, rid):
 
 
 def start_request():
-    g.started = time.perf_counter()
     environ = request.environ  # read directly: what request.headers would answer, sooner
+    environ[STARTED] = time.perf_counter()
     g.request_id = request_id(environ.get("HTTP_X_REQUEST_ID"))
     if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
         hold_chunked_body()
@@ -68,12 +69,13 @@ def hold_chunked_body():
 
 def finish_request(response):
     response.headers["X-Request-Id"] = g.get("request_id") or request_id(None)
-    environ = request.environ
+    environ, rule = request.environ, request.url_rule
     # The URL rule, never the path: a bounded set of values, and no ids or names in metrics.
-    environ[ROUTE] = request.url_rule.rule if request.url_rule else None
+    environ[ROUTE] = rule.rule if rule else None
     environ[TENANT] = g.get("tenant_id")
-    metrics.count_request(request.path, environ[ROUTE], request.method, response.status_code,
-                          time.perf_counter() - g.started)
+    metrics.count_request(environ.get("PATH_INFO", ""), environ[ROUTE],
+                          environ.get("REQUEST_METHOD", "GET").upper(), response.status_code,
+                          time.perf_counter() - environ[STARTED])
     return response
 
 

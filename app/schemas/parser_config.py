@@ -71,13 +71,15 @@ METHOD_DEFAULTS = {
     **{method: {} for method in ("tag", "resume", "table", "one", "email", "picture")},
 }
 
+STARTS = {method: deep_merge(BASE_DEFAULTS, own) for method, own in METHOD_DEFAULTS.items()}
+
 
 def for_method(method, sent=None):
     """The parser_config of a dataset whose chunk method is `method` (get_parser_config).
 
     `sent` is what the client sent with every default filled in; None or {} for none.
     """
-    config = deep_merge(deep_merge(BASE_DEFAULTS, METHOD_DEFAULTS[method]), sent or {})
+    config = deep_merge(STARTS[method], sent or {})
     parent_child = config.get("parent_child", {})
     if parent_child.get("use_parent_child"):  # flattened for the parser, as RAGFlow does
         config["children_delimiter"] = parent_child.get("children_delimiter", "\n")

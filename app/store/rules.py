@@ -78,13 +78,18 @@ def copied(value):
 
 
 def deep_merge(base, over):
-    """`base` with `over` laid on it, dicts merged key by key (RAGFlow's deep_merge)."""
-    merged = copied(base)
+    """`base` with `over` laid on it, dicts merged key by key (RAGFlow's deep_merge); a copy."""
+    return copied(laid_on(base, over))
+
+
+def laid_on(base, over):
+    """deep_merge's result, sharing the values of `base` and `over`."""
+    merged = dict(base)
     for key, value in over.items():
         if isinstance(value, dict) and isinstance(merged.get(key), dict):
-            merged[key] = deep_merge(merged[key], value)
+            merged[key] = laid_on(merged[key], value)
         else:
-            merged[key] = copied(value)
+            merged[key] = value
     return merged
 
 

@@ -104,5 +104,8 @@ def listing(tenant, name, dataset_id, orderby, desc, offset, limit, ids=None, ke
             f"SELECT {count} AS total", count_args)
 
 
+OWN_FIELDS = frozenset(rules.DATASET_FIELDS) - {"name"}  # a row's `fields`; its name is a column
+
+
 def own_fields(dataset):
-    return {k: v for k, v in dataset.items() if k in rules.DATASET_FIELDS and k != "name"}
+    return {k: v for k, v in dataset.items() if k in OWN_FIELDS}
