@@ -49,7 +49,7 @@ def authenticate():
     """Set g.tenant_id from the request's API key, or answer 401."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return
-    header = request.headers.get("Authorization")
+    header = request.environ.get("HTTP_AUTHORIZATION")  # what request.headers has, sooner
     if header is None:
         raise unauthorized("Authorization header is missing.")
     key = key_from_header(header)

@@ -3,13 +3,16 @@ through the WSGI app in this process, ours against the ceiling (JSON engine) or 
 psycopg peer (`--engine postgres`, on a throwaway PostgreSQL server), in µs per request of
 wall time and of this process's CPU (on PostgreSQL the difference is the server's part and
 the round trips), medians of rounds that alternate the two; `--profile OP` prints
-cProfile's top functions for one of ours.
+cProfile's top functions for one of ours; `--steps OP` counts the Python bytecode
+instructions and calls of one request of OP, ours and the other, by module: a measure of the
+interpreter's work that does not move with the machine's load.
 
     .venv/bin/python bench/inprocess.py [--engine postgres] [--size 2000] [--requests 2000]
-                                        [--rounds 3] [--profile update]
+                                        [--rounds 3] [--profile update] [--steps update]
 """
 
 import argparse
+import collections
 import cProfile
 import os
 import pstats
@@ -70,6 +73,56 @@ def timed(app, batch):
             (time.process_time() - cpu) / count * 1e6)
 
 
+def steps(app, batch):
+    """(instructions, calls) per request of `batch`, as Counters by module."""
+    instructions, calls = collections.Counter(), collections.Counter()
+
+    def module(frame):
+        path = frame.f_code.co_filename
+        for root in ("site-packages/", ROOT + "/", "python3.11/"):
+            path = path.split(root)[-1]
+        return path if path.startswith(("app/", "bench/")) else path.split("/")[0]
+
+    def traced(frame, event, arg):
+        frame.f_trace_opcodes = True
+        where = module(frame)
+        calls[where] += 1
+
+        def each(frame, event, arg):
+            if event == "opcode":
+                instructions[where] += 1
+            return each
+        return each
+
+    sys.settrace(traced)
+    try:
+        run(app, batch)
+    finally:
+        sys.settrace(None)
+    for counter in (instructions, calls):
+        for where in counter:
+            counter[where] /= len(batch)
+    return instructions, calls
+
+
+def count_steps(ours, other, other_name, key, dataset_id, args):
+    batch = 200
+    counted = {}
+    for name, app, first in (("ours", ours, 0), (other_name, other, 10 ** 6)):
+        warm, measured = (environs(args.steps, key, dataset_id, n, first + skip)
+                          for n, skip in ((50, 0), (batch, 50)))
+        run(app, warm)
+        counted[name] = steps(app, measured)
+    print(f"{args.steps}: Python bytecode instructions (and calls) per request, by module")
+    (ours_i, ours_c), (other_i, other_c) = counted["ours"], counted[other_name]
+    for where in sorted(ours_i.keys() | other_i.keys(),
+                        key=lambda w: -max(ours_i[w], other_i[w]))[:25]:
+        print(f"  {where:40} ours {ours_i[where]:7.0f} ({ours_c[where]:5.0f})   "
+              f"{other_name} {other_i[where]:7.0f} ({other_c[where]:5.0f})")
+    print(f"  {'all':40} ours {sum(ours_i.values()):7.0f} ({sum(ours_c.values()):5.0f})   "
+          f"{other_name} {sum(other_i.values()):7.0f} ({sum(other_c.values()):5.0f})")
+
+
 def compare(ours, other, other_name, key, dataset_id, args):
     print(f"{args.size} datasets, {args.requests} requests each, {args.rounds} rounds, "
           f"µs per request (medians)")
@@ -95,6 +148,7 @@ def main():
     parser.add_argument("--requests", type=int, default=2000, help="per operation and round")
     parser.add_argument("--rounds", type=int, default=1, help="rounds of ours and the other")
     parser.add_argument("--profile", choices=OPS, help="cProfile one of our operations")
+    parser.add_argument("--steps", choices=OPS, help="count one operation's Python steps")
     args = parser.parse_args()
     server = None
     with tempfile.TemporaryDirectory(prefix="dataset-profile-") as folder:
@@ -120,6 +174,9 @@ def main():
                 profile = cProfile.Profile()
                 profile.runcall(run, app, batch[100:])
                 pstats.Stats(profile).sort_stats("cumulative").print_stats(30)
+                return
+            if args.steps:
+                count_steps(app, other, other_name, key, dataset_id, args)
                 return
             compare(app, other, other_name, key, dataset_id, args)
         finally:

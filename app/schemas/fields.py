@@ -1,5 +1,6 @@
 """Fields that judge input as RAGFlow's pydantic models do, in pydantic v2's words."""
 
+import re
 import uuid
 from email.utils import formatdate
 
@@ -12,6 +13,7 @@ def http_date(ms):
     return formatdate(ms / 1000, usegmt=True)
 
 
+HEX_UUID = re.compile("[0-9a-f]{32}")  # a UUID as uuid_hex answers it
 # Metadata for the OpenAPI description of the fields below.
 HEX_ID = {"pattern": "^[0-9a-f]{32}$", "example": "3b4d6a2e9f0c4f1e8a7b5c3d2e1f0a9b"}
 EPOCH_MS = {"description": "Milliseconds since the epoch.", "example": 1718640005000}
@@ -208,6 +210,8 @@ class StrictSchema(Schema):
 
 def uuid_hex(value):
     """The 32 hex digits of a UUID given in any of its spellings."""
+    if type(value) is str and HEX_UUID.fullmatch(value):
+        return value  # the spelling it comes back in
     try:
         return uuid.UUID(value).hex
     except (AttributeError, TypeError, ValueError):
