@@ -108,4 +108,4 @@ OWN_FIELDS = frozenset(rules.DATASET_FIELDS) - {"name"}  # a row's `fields`; its
 
 
 def own_fields(dataset):
-    return {k: v for k, v in dataset.items() if k in OWN_FIELDS}
+    return {k: dataset[k] for k in OWN_FIELDS & dataset.keys()}
