@@ -211,7 +211,7 @@ class StrictSchema(Schema):
 def uuid_hex(value):
     """The 32 hex digits of a UUID given in any of its spellings."""
     if type(value) is str and HEX_UUID.fullmatch(value):
-        return value  # the spelling it comes back in
+        return value  # already as uuid.UUID(value).hex spells it
     try:
         return uuid.UUID(value).hex
     except (AttributeError, TypeError, ValueError):
