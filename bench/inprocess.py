@@ -79,7 +79,7 @@ def steps(app, batch):
 
     def module(frame):
         path = frame.f_code.co_filename
-        for root in ("site-packages/", ROOT + "/", "python3.11/"):
+        for root in ("site-packages/", ROOT + "/", os.path.dirname(os.__file__) + "/"):
             path = path.split(root)[-1]
         return path if path.startswith(("app/", "bench/")) else path.split("/")[0]
 
