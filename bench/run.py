@@ -162,28 +162,24 @@ def wrk(server, op, key, ids, size, seconds, connections):
 
 
 def measure(names, ops, pristine, key, ids, size, args, repeats):
-    """Rounds of one run per operation and system: each operation run by every system in
-    turn, so that the runs a ratio compares are seconds apart and share the machine's noise,
-    the systems' order rotating from round to round; each round serves a fresh copy of every
-    store, so the writes of one round never grow the store that the next one measures."""
+    """Rounds of one run per system and operation, the systems' order rotating so that noise
+    hits all alike; each round serves a fresh copy of the store, so the writes of one round
+    never grow the store that the next one measures."""
     runs = {}
     for rep in range(repeats):
-        with systems.serving(names, pristine, args.workers, args.tmp) as servers:
-            servers = servers[rep % len(servers):] + servers[:rep % len(servers)]
-            for op in ops:
-                for server in servers:
-                    server.wait_ready(key)
+        for name in names[rep % len(names):] + names[:rep % len(names)]:
+            with systems.serving([name], pristine, args.workers, args.tmp) as [server]:
+                server.wait_ready(key)
+                for op in ops:
                     if args.warmup:
                         wrk(server, op, key, ids, size, args.warmup, args.connections)
                     elif op == ops[0]:  # at least the first requests of every worker
                         wrk(server, op, key, ids, size, 1, args.connections)
                     result = wrk(server, op, key, ids, size, args.duration, args.connections)
-                    runs.setdefault((server.name, op), []).append(result)
-                    print(f"  N={size:<8,} {server.name:11} {op:13} "
-                          f"{report.rate(result):8.1f} req/s  "
+                    runs.setdefault((name, op), []).append(result)
+                    print(f"  N={size:<8,} {name:11} {op:13} {report.rate(result):8.1f} req/s  "
                           f"p50 {result['p50_us'] / 1000:7.2f} ms", flush=True)
-            for server in servers:
-                runs.setdefault((server.name, "rss"), []).extend(server.worker_rss())
+                runs.setdefault((name, "rss"), []).extend(server.worker_rss())
     return runs
 
 
