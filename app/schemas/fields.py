@@ -15,7 +15,7 @@ def http_date(ms):
 
 HEX_UUID = re.compile("[0-9a-f]{32}")  # a UUID as uuid_hex answers it
 # Metadata for the OpenAPI description of the fields below.
-HEX_ID = {"pattern": "^[0-9a-f]{32}$", "example": "3b4d6a2e9f0c4f1e8a7b5c3d2e1f0a9b"}
+HEX_ID = {"pattern": f"^{HEX_UUID.pattern}$", "example": "3b4d6a2e9f0c4f1e8a7b5c3d2e1f0a9b"}
 EPOCH_MS = {"description": "Milliseconds since the epoch.", "example": 1718640005000}
 HTTP_DATE = {"type": "string", "description": "RFC 1123, in GMT.",
              "example": "Mon, 17 Jun 2024 16:00:05 GMT"}

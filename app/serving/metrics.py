@@ -14,7 +14,6 @@ APIS = (("current", re.compile(r"/api/v1/(?:datasets|system)(?:/|$)")),
         ("legacy", re.compile(r"/api/v1/dataset(?:/|$)")))
 METHODS = {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"}  # others: "other"
 OPERATIONS = Store.__abstractmethods__  # what the app asks of a store
-WAITS = ("file_lock", "pool")
 
 
 class Metrics:
@@ -37,10 +36,9 @@ class Metrics:
         self.store_errors = Counter("dataset_api_store_errors",
                                     "Store operations that failed (StoreError: 500; "
                                     "StoreBusy: 503).", ["operation", "error"])
-        waits = Histogram("dataset_api_store_wait_seconds",
-                          "Waits for the JSON store's lock (file_lock) or a PostgreSQL "
-                          "connection from the pool (pool).", ["wait"], buckets=BUCKETS)
-        self.waits = {what: waits.labels(what) for what in WAITS}
+        self.waits = Histogram("dataset_api_store_wait_seconds",
+                               "Waits for the JSON store's lock (file_lock) or a PostgreSQL "
+                               "connection from the pool (pool).", ["wait"], buckets=BUCKETS)
 
 
 MADE = threading.Lock()  # two threads' first use (a request and the parser) make one Metrics
@@ -72,7 +70,7 @@ def count_request(path, route, method, status, seconds):
 
 def waiting(what):
     """A context manager timing a wait for `what` ("file_lock", "pool"), however it ends."""
-    return metrics().waits[what].time()
+    return metrics().waits.labels(what).time()
 
 
 class Measured:

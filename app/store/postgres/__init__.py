@@ -68,29 +68,27 @@ class PostgresStore(Documents, Files, Store):
         """A connection of this process's pool (connections.connection)."""
         return connection(self._open(), timeout)
 
-    def _failure(self, err):
-        """A database error as StoreError, StoreBusy if it may pass; noted for health()."""
-        self.writes.fail(err)
-        if isinstance(err, PoolTimeout):
-            why = self._pool and self._pool.connection_class.failure  # none: all in use
-            return StoreBusy(f"{self.location}: no connection to PostgreSQL: {err}"
-                             + (f": {why}" if why else ""))
-        if isinstance(err, (psycopg.OperationalError, psycopg.errors.QueryCanceled,
-                            psycopg.errors.LockNotAvailable)):
-            return StoreBusy(f"{self.location}: {cause(err)}")
-        return StoreError(f"{self.location}: {cause(err)}")
-
     @contextmanager
     def _errors(self):
-        """Database errors as _failure has them."""
+        """Database errors as StoreError, StoreBusy if it may pass; each noted for health()."""
         try:
             yield
+        except PoolTimeout as err:
+            self.writes.fail(err)
+            why = self._pool and self._pool.connection_class.failure  # none: all in use
+            raise StoreBusy(f"{self.location}: no connection to PostgreSQL: {err}"
+                            + (f": {why}" if why else "")) from err
+        except (psycopg.OperationalError, psycopg.errors.QueryCanceled,
+                psycopg.errors.LockNotAvailable) as err:
+            self.writes.fail(err)
+            raise StoreBusy(f"{self.location}: {cause(err)}") from err
         except psycopg.Error as err:
-            raise self._failure(err) from err
+            self.writes.fail(err)
+            raise StoreError(f"{self.location}: {cause(err)}") from err
 
     @contextmanager
     def _writing(self):
-        """A write's errors as _failure has them, its success noted for health()."""
+        """A write's errors as _errors has them, its success noted for health()."""
         with self._errors():
             yield
         self.writes.succeed()
@@ -105,8 +103,8 @@ class PostgresStore(Documents, Files, Store):
         """`work(conn)` in autocommit, once more on another connection if this one was cut."""
         # A restart of the server ends every connection: the pool's others are checked and
         # the cut ones replaced. A read may be repeated, where a write might be done twice.
-        conn = None
-        try:
+        with self._errors():
+            conn = None
             try:
                 with self._connection() as conn:
                     return work(conn)
@@ -116,30 +114,22 @@ class PostgresStore(Documents, Files, Store):
             self._open().check()
             with self._connection() as conn:
                 return work(conn)
-        except psycopg.Error as err:
-            raise self._failure(err) from err
 
     def _call(self, call, args, refusals):
         """The row of one write statement, or the refusal its SQLSTATE maps to in `refusals`."""
-        try:
-            with self._connection() as conn:
-                for attempt in range(DEADLOCKS):
-                    try:
-                        row = conn.execute(call, args).fetchone()
-                        break
-                    except psycopg.errors.DeadlockDetected:
-                        # A create and a rename claiming one name each wait for the other's
-                        # exclusion check; the one PostgreSQL undoes did nothing: send again.
-                        if attempt == DEADLOCKS - 1:
-                            raise
-                    except psycopg.Error as err:
-                        if err.sqlstate not in refusals:
-                            raise
-                        raise refusals[err.sqlstate](err) from None
-        except psycopg.Error as err:
-            raise self._failure(err) from err
-        self.writes.succeed()
-        return row
+        with self._writing(), self._connection() as conn:
+            for attempt in range(DEADLOCKS):
+                try:
+                    return conn.execute(call, args).fetchone()
+                except psycopg.errors.DeadlockDetected:
+                    # A create and a rename claiming one name each wait for the other's
+                    # exclusion check; the one PostgreSQL undoes did nothing: send it again.
+                    if attempt == DEADLOCKS - 1:
+                        raise
+                except psycopg.Error as err:
+                    if err.sqlstate not in refusals:
+                        raise
+                    raise refusals[err.sqlstate](err) from None
 
     # Keys and tenants
 
