@@ -35,9 +35,16 @@ SETTINGS = dict(
 )
 
 
+class App(Flask):
+    def ensure_sync(self, func):
+        """`func` as it is: every view and hook here is a plain function, none async."""
+        # Flask's own asks `inspect` of each hook and view in every request.
+        return func
+
+
 def create_app(test_config=None):
     """Build the app: defaults, then DATASET_API_* variables, then `test_config`."""
-    app = Flask(__name__)
+    app = App(__name__)
     app.config.from_mapping(
         SETTINGS,
         PROVIDE_AUTOMATIC_OPTIONS=False,  # OPTIONS answers a JSON 405, not an empty HTML 200

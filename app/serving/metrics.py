@@ -63,14 +63,27 @@ def api_of(path):
 
 def count_request(path, route, method, status, seconds):
     """Count an answered request; `route` is its URL rule (None: no route took it)."""
-    labels = api_of(path), route or "unmatched", method if method in METHODS else "other"
-    metrics().requests.labels(*labels, str(status)).inc()
-    metrics().request_seconds.labels(*labels).observe(seconds)
+    count, duration = request_series(api_of(path), route or "unmatched",
+                                     method if method in METHODS else "other", status)
+    count.inc()
+    duration.observe(seconds)
+
+
+@functools.cache  # the labels' values are of small, fixed sets: a few hundred at most
+def request_series(api, route, method, status):
+    """The request counter's and duration histogram's series of these labels."""
+    return (metrics().requests.labels(api, route, method, str(status)),
+            metrics().request_seconds.labels(api, route, method))
+
+
+@functools.cache
+def wait_series(what):
+    return metrics().waits.labels(what)
 
 
 def waiting(what):
     """A context manager timing a wait for `what` ("file_lock", "pool"), however it ends."""
-    return metrics().waits.labels(what).time()
+    return wait_series(what).time()
 
 
 class Measured:
