@@ -38,7 +38,8 @@ SETTINGS = dict(
 class App(Flask):
     def ensure_sync(self, func):
         """`func` as it is: every view and hook here is a plain function, none async."""
-        # Flask's own asks `inspect` of each hook and view in every request.
+        # Flask's own (which it documents as the method to override) asks `inspect` of each
+        # hook and view in every request.
         return func
 
 
