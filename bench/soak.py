@@ -81,7 +81,8 @@ def good_thread(port, key, deadline, number, samples, errors):
         elif n % 2:
             what, method, path, code, body = "list", "GET", "/api/v1/datasets?page_size=30", 0, None
         else:
-            what, method, path, code, body = "legacy list", "GET", "/api/v1/dataset?count=30", 102, None
+            what, method, path, code, body = ("legacy list", "GET", "/api/v1/dataset?count=30",
+                                              102, None)
         n += 1
         sent = time.monotonic()
         try:
@@ -160,7 +161,8 @@ def report(args, facts, alone, attacked, streams, ratio, verdict):
              "## The well-behaved tenant", "",
              f"{GOOD_THREADS} threads, a request every {GOOD_INTERVAL} s each (first pages of "
              f"both APIs, one create in {CREATE_EVERY}), keep-alive, through nginx.", "",
-             "| phase | requests | p50 ms | p99 ms | max ms | errors |", "|---|---|---|---|---|---|"]
+             "| phase | requests | p50 ms | p99 ms | max ms | errors |",
+             "|---|---|---|---|---|---|"]
     for phase, (samples, errors) in (("alone", alone), ("under attack", attacked)):
         lines.append(f"| {phase} | {len(samples)} | {ms(quantile(samples, .5))} | "
                      f"{ms(quantile(samples, .99))} | {ms(samples[-1] if samples else 0)} | "
@@ -199,7 +201,8 @@ def main():
         # The test harness's nginx allows 64 connections; the soak's hundred-odd sockets,
         # each proxied, need more (Debian's own nginx.conf has 768).
         conf = nginx.folder / "nginx.conf"
-        conf.write_text(conf.read_text().replace("worker_connections 64", "worker_connections 1024"))
+        conf.write_text(conf.read_text().replace("worker_connections 64",
+                                                 "worker_connections 1024"))
         nginx.start()
         for _ in range(3):  # every worker has read the store before anything is measured
             threads = [threading.Thread(target=server.request, args=("GET", path, keys[role]))
