@@ -36,6 +36,8 @@ SETTINGS = dict(
 
 
 class App(Flask):
+    """Flask, running its views and hooks as they are."""
+
     def ensure_sync(self, func):
         """`func` as it is: every view and hook here is a plain function, none async."""
         # Flask's own (which it documents as the method to override) asks `inspect` of each

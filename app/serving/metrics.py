@@ -78,6 +78,7 @@ def request_series(api, route, method, status):
 
 @functools.cache
 def wait_series(what):
+    """The wait histogram's series of `what`."""
     return metrics().waits.labels(what)
 
 
