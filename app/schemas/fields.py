@@ -1,6 +1,5 @@
 """Fields that judge input as RAGFlow's pydantic models do, in pydantic v2's words."""
 
-import re
 import uuid
 from email.utils import formatdate
 
@@ -13,9 +12,8 @@ def http_date(ms):
     return formatdate(ms / 1000, usegmt=True)
 
 
-HEX_UUID = re.compile("[0-9a-f]{32}")  # a UUID as uuid_hex answers it
 # Metadata for the OpenAPI description of the fields below.
-HEX_ID = {"pattern": f"^{HEX_UUID.pattern}$", "example": "3b4d6a2e9f0c4f1e8a7b5c3d2e1f0a9b"}
+HEX_ID = {"pattern": f"^{rules.HEX32.pattern}$", "example": "3b4d6a2e9f0c4f1e8a7b5c3d2e1f0a9b"}
 EPOCH_MS = {"description": "Milliseconds since the epoch.", "example": 1718640005000}
 HTTP_DATE = {"type": "string", "description": "RFC 1123, in GMT.",
              "example": "Mon, 17 Jun 2024 16:00:05 GMT"}
@@ -210,7 +208,7 @@ class StrictSchema(Schema):
 
 def uuid_hex(value):
     """The 32 hex digits of a UUID given in any of its spellings."""
-    if type(value) is str and HEX_UUID.fullmatch(value):
+    if type(value) is str and rules.HEX32.fullmatch(value):
         return value  # already as uuid.UUID(value).hex spells it
     try:
         return uuid.UUID(value).hex

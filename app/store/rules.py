@@ -12,6 +12,7 @@ IDEMPOTENCY_TTL = 24 * 3600 * 1000  # ms an Idempotency-Key is remembered, at le
 IDEMPOTENCY_MOST = 1000  # Idempotency-Keys remembered per tenant; past that, the oldest go
 INT64 = (-2 ** 63, 2 ** 63 - 1)  # the integers every engine stores
 ORDERS = ("create_time", "update_time", "name")
+HEX32 = re.compile("[0-9a-f]{32}")  # an id as the store makes it, and as UUID.hex spells one
 
 # A dataset's own fields, with their defaults: every field of RAGFlow's current dataset
 # record that the server keeps (the rest are derived: id, tenant, times).

@@ -8,7 +8,6 @@ from app.store import LimitReached, NameTaken, NotFound, StoreError, rules
 from app.store import documents as docs
 from app.store.jsonfile import files
 from app.store.jsonfile.documents import DOCUMENTS, Tenant, running
-from app.store.jsonfile.layout import HEX32
 
 
 class DocumentOps:
@@ -17,7 +16,7 @@ class DocumentOps:
     # Bytes
 
     def _file(self, tenant, location):
-        if not (HEX32.fullmatch(tenant) and HEX32.fullmatch(location)):
+        if not (rules.HEX32.fullmatch(tenant) and rules.HEX32.fullmatch(location)):
             raise StoreError("not a tenant's file")  # never a path of the caller's making
         return os.path.join(self.files, tenant, location)
 

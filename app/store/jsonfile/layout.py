@@ -7,8 +7,6 @@
 # TinyDB's doc ids grow with each insert, so they are also each table's creation order.
 # The same layout is what `store export` writes and `store import` reads, on every engine.
 
-import re
-
 import orjson
 
 from app.store import documents as docs, rules
@@ -20,7 +18,6 @@ META, KEYS, TENANTS, IDEMPOTENCY = "meta", "keys", "tenants", "idempotency"
 TENANT = "tenant:"  # prefix of the tables that each hold one tenant's datasets
 DOCUMENTS, CHUNKS = "documents:", "chunks:"  # ...its documents, and its documents' chunks
 FILES = "files"  # in an export only: the documents' bytes (the store keeps them beside it)
-HEX32 = re.compile(r"[0-9a-f]{32}")
 
 
 def tenant_table(tenant):
@@ -29,7 +26,7 @@ def tenant_table(tenant):
 
 def _tenant_ok(doc):
     return (type(doc) is dict and doc.keys() == {"id", "created"}
-            and type(doc["id"]) is str and bool(HEX32.fullmatch(doc["id"]))
+            and type(doc["id"]) is str and bool(rules.HEX32.fullmatch(doc["id"]))
             and type(doc["created"]) is int)
 
 
@@ -84,7 +81,7 @@ def validator(name):
     """The check of a record of table `name`, or None if the layout has no such table."""
     for prefix, valid in ((TENANT, is_stored), (DOCUMENTS, _document_ok), (CHUNKS, _chunks_ok)):
         if name.startswith(prefix):
-            return valid if HEX32.fullmatch(name[len(prefix):]) else None
+            return valid if rules.HEX32.fullmatch(name[len(prefix):]) else None
     return {META: _meta_ok, KEYS: rules.key_ok, TENANTS: _tenant_ok,
             IDEMPOTENCY: _idempotency_ok, FILES: _file_ok}.get(name)
 
